@@ -1,0 +1,66 @@
+"""Access gates shared by every agent screen: staff only, some areas only for some roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import redirect, request, url_for
+from flask_admin import AdminIndexView, BaseView
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.filters import FilterConverter
+from flask_admin.model import filters
+from flask_login import current_user
+from werkzeug.exceptions import Forbidden
+
+from ticketing.domain.vocab import StaffRole
+
+
+def staff_role() -> StaffRole | None:
+    if not current_user.is_authenticated or not getattr(current_user, "is_staff", False):
+        return None
+    return current_user.role
+
+
+class GatedMixin:
+    """Staff only; `roles` narrows a view further (admins configure, managers report)."""
+
+    roles: frozenset[StaffRole] = frozenset(StaffRole)
+
+    def is_accessible(self) -> bool:
+        role = staff_role()
+        return role is not None and role in self.roles
+
+    def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
+        if staff_role() is None:
+            return redirect(url_for("agent_auth.login", next=request.full_path))
+        raise Forbidden("Your role does not give access to this screen.")
+
+
+class StaffIndexView(GatedMixin, AdminIndexView):
+    pass
+
+
+class StaffView(GatedMixin, BaseView):
+    pass
+
+
+class TicketingFilterConverter(FilterConverter):
+    """Our UTCDateTime columns filter like any datetime column."""
+
+    @filters.convert("utcdatetime")
+    def conv_utc_datetime(self, column: Any, name: str, **kwargs: Any) -> Any:
+        return self.conv_datetime(column, name, **kwargs)
+
+
+class StaffModelView(GatedMixin, ModelView):
+    page_size = 50
+    filter_converter = TicketingFilterConverter()
+    can_view_details = True
+
+
+class AdminOnlyModelView(StaffModelView):
+    roles = frozenset({StaffRole.ADMIN})
+
+
+class ManagerModelView(StaffModelView):
+    roles = frozenset({StaffRole.MANAGER, StaffRole.ADMIN})

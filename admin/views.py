@@ -1,0 +1,145 @@
+"""Flask-Admin views over the models. Ticket changes go through the services (audit + events)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import flash
+from flask_admin.actions import action
+from flask_admin.model.form import InlineFormAdmin
+from flask_login import current_user
+from wtforms import PasswordField
+
+from admin.base import AdminOnlyModelView, StaffModelView
+from ticketing.domain.lifecycle import Status, TransitionError
+from ticketing.extensions import db
+from ticketing.models import (
+    BusinessCalendar,
+    Category,
+    Contact,
+    Customer,
+    CustomerDomain,
+    Holiday,
+    Interaction,
+    Milestone,
+    OnboardingPlan,
+    SlaPolicy,
+    SlaTarget,
+    Team,
+    Ticket,
+    TimeEntry,
+    User,
+    utcnow,
+)
+from ticketing.services import tickets as ticket_service
+
+
+class TicketView(StaffModelView):
+    # Tickets change through the services only (SYSTEM interaction + event per change).
+    can_create = False
+    can_edit = False
+    can_delete = False
+    column_list = ["id", "subject", "customer", "status", "priority", "assigned_team", "due_date", "updated_at"]
+    column_labels = {"id": "#", "assigned_team": "Team", "due_date": "Due"}
+    column_default_sort = ("updated_at", True)
+    column_searchable_list = ["subject"]
+    column_filters = ["status", "priority", "source", "assigned_team.name", "customer.name", "due_date",
+                      "sla_breach_at"]
+    column_details_exclude_list = ["form_data"]
+
+    def _set_status(self, ids: list[str], status: Status) -> None:
+        now, moved = utcnow(), 0
+        for ticket in db.session.scalars(sa.select(Ticket).where(Ticket.id.in_([int(i) for i in ids]))):
+            try:
+                ticket_service.change_status(db.session, ticket, status, actor=current_user, now=now)
+                moved += 1
+            except TransitionError as exc:
+                flash(f"#{ticket.id}: {exc}", "warning")
+        db.session.commit()
+        flash(f"{moved} ticket(s) now {status.label}.", "success")
+
+    @action("resolve", "Resolve", "Resolve the selected tickets?")
+    def action_resolve(self, ids: list[str]) -> None:
+        self._set_status(ids, Status.RESOLVED)
+
+    @action("in_progress", "Mark in progress")
+    def action_in_progress(self, ids: list[str]) -> None:
+        self._set_status(ids, Status.IN_PROGRESS)
+
+
+class InteractionView(StaffModelView):
+    can_create = False
+    can_edit = False
+    can_delete = False
+    column_list = ["ticket_id", "type", "author_user", "author_contact", "body_text", "created_at"]
+    column_filters = ["type", "ticket_id"]
+    column_default_sort = ("created_at", True)
+    column_formatters = {"body_text": lambda v, c, m, n: (m.body_text or "")[:120]}
+
+
+class CustomerView(StaffModelView):
+    column_list = ["name", "tier", "domains", "created_at"]
+    column_searchable_list = ["name"]
+    column_filters = ["tier"]
+    form_columns = ["name", "tier", "notes"]
+    inline_models = [(CustomerDomain, {"form_columns": ["id", "domain"]})]
+
+
+class ContactView(StaffModelView):
+    column_list = ["name", "email", "phone", "customer", "portal_role"]
+    column_searchable_list = ["name", "email"]
+    form_columns = ["name", "email", "phone", "customer", "portal_role", "portal_enabled"]
+
+
+class OnboardingPlanView(StaffModelView):
+    form_columns = ["customer", "name", "started_on"]
+    inline_models = [(Milestone, {"form_columns": ["id", "position", "title", "status", "due_on", "completed_on"]})]
+
+
+class UserView(AdminOnlyModelView):
+    column_list = ["name", "email", "role", "teams", "active", "away"]
+    column_searchable_list = ["name", "email"]
+    form_columns = ["name", "email", "role", "teams", "active", "away"]
+    form_extra_fields = {"new_password": PasswordField("New password")}
+
+    def on_model_change(self, form: Any, model: User, is_created: bool) -> None:
+        model.email = model.email.strip().lower()
+        if form.new_password.data:
+            model.set_password(form.new_password.data)
+
+
+class SlaPolicyView(AdminOnlyModelView):
+    column_list = ["name", "tier", "calendar"]
+    form_columns = ["name", "tier", "calendar"]
+    inline_models = [
+        InlineFormAdmin(SlaTarget, form_columns=["id", "priority", "first_response_minutes", "resolution_minutes"])
+    ]
+
+
+class CalendarView(AdminOnlyModelView):
+    column_list = ["name", "timezone", "always_open", "holiday_country"]
+    form_columns = ["name", "timezone", "always_open", "holiday_country"]
+    inline_models = [(Holiday, {"form_columns": ["id", "day", "name"]})]
+
+
+class TimeEntryView(StaffModelView):
+    can_edit = False
+    can_create = False
+    column_list = ["ticket_id", "user", "minutes", "work_date", "note"]
+    column_default_sort = ("work_date", True)
+
+
+def add_views(admin: Any) -> None:
+    session = db
+    admin.add_view(TicketView(Ticket, session, name="Tickets", endpoint="tickets"))
+    admin.add_view(InteractionView(Interaction, session, name="Timeline", endpoint="interactions"))
+    admin.add_view(TimeEntryView(TimeEntry, session, name="Time entries", endpoint="time_entries"))
+    admin.add_view(CustomerView(Customer, session, name="Customers", category="Customers"))
+    admin.add_view(ContactView(Contact, session, name="Contacts", category="Customers"))
+    admin.add_view(OnboardingPlanView(OnboardingPlan, session, name="Onboarding plans", category="Customers"))
+    admin.add_view(UserView(User, session, name="Staff", category="Configuration"))
+    admin.add_view(AdminOnlyModelView(Team, session, name="Teams", category="Configuration"))
+    admin.add_view(AdminOnlyModelView(Category, session, name="Categories", category="Configuration"))
+    admin.add_view(SlaPolicyView(SlaPolicy, session, name="SLA policies", category="Configuration"))
+    admin.add_view(CalendarView(BusinessCalendar, session, name="Business calendars", category="Configuration"))

@@ -1,0 +1,57 @@
+"""Composition root: config -> extensions -> blueprints -> admin -> CLI -> error pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from ticketing.config import PROJECT_ROOT, Config
+from ticketing.extensions import csrf, db, login_manager, migrate
+
+
+def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(PROJECT_ROOT / "var"),
+    )
+    base = config if isinstance(config, Config) else Config()
+    app.config.update(base.as_dict())
+    if isinstance(config, Mapping):
+        app.config.update(config)
+    _prepare_sqlite_dir(app.config["SQLALCHEMY_DATABASE_URI"])
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    from ticketing import auth, health
+
+    auth.init_app(app)
+    health.init_app(app)
+
+    from portal import bp as portal_bp
+
+    app.register_blueprint(portal_bp)
+
+    from admin import init_admin
+
+    init_admin(app)
+
+    from ticketing import cli, errors
+
+    cli.init_app(app)
+    errors.init_app(app)
+    return app
+
+
+def _prepare_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,297 @@
+"""Realistic demo data: customers with domains, contacts and onboarding plans; teams and staff;
+SLA policies on business hours; a few hundred tickets whose timelines were played through the services."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import holidays
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ticketing.domain.lifecycle import Status
+from ticketing.domain.visibility import InteractionType
+from ticketing.domain.vocab import MilestoneStatus, PortalRole, Priority, Source, StaffRole, Tier
+from ticketing.models import (
+    BusinessCalendar,
+    Category,
+    Contact,
+    Customer,
+    CustomerDomain,
+    Holiday,
+    Milestone,
+    OnboardingPlan,
+    SlaPolicy,
+    SlaTarget,
+    Team,
+    User,
+)
+from ticketing.services import sla_sweep, tickets
+from ticketing.services.interactions import add_interaction
+from ticketing.services.timelog import log_time
+
+DEMO_PASSWORDS = {"admin": "demo-admin", "manager": "demo-manager", "agent": "demo-agent", "contact": "demo-contact"}
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    role: str
+    email: str
+    password: str
+
+
+WEEKDAYS_9_TO_530 = {str(d): [["09:00", "17:30"]] for d in range(5)}
+
+# (tier, first response, resolution) in working minutes per priority; None = no target.
+TARGETS: dict[Tier | None, dict[Priority, tuple[int | None, int | None]]] = {
+    None: {Priority.URGENT: (60, 480), Priority.HIGH: (240, 960), Priority.MEDIUM: (480, 2400),
+           Priority.LOW: (960, None)},
+    Tier.STANDARD: {Priority.URGENT: (60, 480), Priority.HIGH: (240, 960), Priority.MEDIUM: (480, 2400),
+                    Priority.LOW: (960, None)},
+    Tier.PREMIUM: {Priority.URGENT: (30, 240), Priority.HIGH: (120, 480), Priority.MEDIUM: (240, 1440),
+                   Priority.LOW: (480, 2880)},
+    Tier.ENTERPRISE: {Priority.URGENT: (15, 240), Priority.HIGH: (60, 480), Priority.MEDIUM: (240, 1440),
+                      Priority.LOW: (480, 2880)},
+}
+
+CUSTOMERS = [
+    ("Northwind Traders", Tier.ENTERPRISE, ["northwind.example", "northwind-traders.example"],
+     [("Ada Lovelace", "ada"), ("Grace Hopper", "grace"), ("Alan Turing", "alan"), ("Edsger Dijkstra", "edsger")]),
+    ("Acme Analytics", Tier.PREMIUM, ["acme.example"],
+     [("Katherine Johnson", "katherine"), ("Dorothy Vaughan", "dorothy"), ("Mary Jackson", "mary")]),
+    ("Globex Retail", Tier.STANDARD, ["globex.example", "globex-shop.example"],
+     [("Hank Scorpio", "hank"), ("Lisa Simpson", "lisa"), ("Frank Grimes", "frank")]),
+]
+
+TEAMS = {
+    "Billing": "Invoices, payments, refunds and plan changes.",
+    "Integrations": "APIs, webhooks, SSO and connectors.",
+    "Trust & Safety": "Account security, abuse reports and data requests.",
+}
+
+AGENTS = [
+    ("Priya Natarajan", "agent", "Billing"), ("Tom Okafor", "tom", "Billing"),
+    ("Lena Fischer", "lena", "Integrations"), ("Marco Rossi", "marco", "Integrations"),
+    ("Aiko Tanaka", "aiko", "Trust & Safety"), ("Sam Carter", "sam", "Trust & Safety"),
+]
+
+SUBJECTS = {
+    "Billing": [
+        ("Invoice {n} shows the wrong VAT number", "billing"), ("Refund for duplicate charge in {month}", "billing"),
+        ("Upgrade to annual plan", "billing"), ("Card declined on renewal", "payments"),
+        ("Need a PO number on invoice {n}", "billing"),
+    ],
+    "Integrations": [
+        ("Webhook deliveries failing with 401 since {month}", "integration-help"),
+        ("SSO login loops back to the sign-in page", "sso"), ("API rate limit hit during nightly sync", "api"),
+        ("Salesforce connector stopped syncing contacts", "integration-help"),
+        ("CSV export times out for large accounts", "export"),
+    ],
+    "Trust & Safety": [
+        ("Suspicious login from an unknown country", "security"), ("Please delete a former employee's data", "gdpr"),
+        ("Phishing email pretending to be you", "abuse"), ("Enable two-factor for all our users", "security"),
+        ("Data processing agreement request", "legal"),
+    ],
+}
+
+CATEGORY_FOR_TEAM = {"Billing": "Billing & payments", "Integrations": "Technical issue",
+                     "Trust & Safety": "Security & privacy"}
+EXTRA_CATEGORIES = ["Feature request", "Account administration", "How-to question"]
+
+CUSTOMER_BODIES = [
+    "Hi team,\n\nwe noticed this this morning and it is blocking part of our work. Could you take a look?\n\nThanks",
+    "Hello,\n\nsince yesterday the problem keeps coming back. Screenshots attached in our next mail.\n\nBest regards",
+    "Hi,\n\ncould you help us with this before our month-end close? Happy to jump on a call.\n\nCheers",
+]
+AGENT_REPLIES = [
+    "Thanks for the report! I've reproduced it and I'm working on a fix now. I'll update you within the day.",
+    "Thank you for your patience. Could you send us the exact time it happened and the affected user's email?",
+    "Good news: this is fixed on our side. Could you confirm it works for you now?",
+]
+INTERNAL_NOTES = [
+    "Looks like the same root cause as last week's incident. @lena can you check the sync logs?",
+    "Customer is on a renewal call next week; handle with care.",
+    "Escalated to engineering, ticket ENG-{n}. Do not promise a date yet.",
+]
+FINAL_STATUS_WEIGHTS = [
+    (Status.OPEN, 14), (Status.IN_PROGRESS, 16), (Status.PENDING, 8), (Status.WAITING_ON_CUSTOMER, 12),
+    (Status.RESOLVED, 25), (Status.CLOSED, 25),
+]
+PRIORITY_WEIGHTS = [(Priority.LOW, 20), (Priority.MEDIUM, 45), (Priority.HIGH, 25), (Priority.URGENT, 10)]
+
+
+def _pick(rng: random.Random, weighted: list[tuple[object, int]]) -> object:
+    values, weights = zip(*weighted, strict=True)
+    return rng.choices(values, weights=weights)[0]
+
+
+def already_seeded(session: Session) -> bool:
+    return session.scalar(sa.select(sa.func.count()).select_from(User)) > 0
+
+
+def _calendars(session: Session, today: date) -> tuple[BusinessCalendar, BusinessCalendar]:
+    office = BusinessCalendar(name="London office hours", timezone="Europe/London", hours=WEEKDAYS_9_TO_530,
+                              holiday_country="GB-ENG")
+    uk = holidays.country_holidays("GB", subdiv="ENG", years=[today.year - 1, today.year, today.year + 1])
+    office.holidays = [Holiday(day=d, name=name) for d, name in sorted(uk.items())]
+    always = BusinessCalendar(name="24x7", timezone="UTC", always_open=True)
+    session.add_all([office, always])
+    return office, always
+
+
+def _policies(session: Session, office: BusinessCalendar, always: BusinessCalendar) -> None:
+    names = {None: "Default", Tier.STANDARD: "Standard", Tier.PREMIUM: "Premium", Tier.ENTERPRISE: "Enterprise 24x7"}
+    for tier, targets in TARGETS.items():
+        policy = SlaPolicy(name=names[tier], tier=tier, calendar=always if tier == Tier.ENTERPRISE else office)
+        policy.targets = [SlaTarget(priority=p, first_response_minutes=fr, resolution_minutes=res)
+                          for p, (fr, res) in targets.items()]
+        session.add(policy)
+
+
+def _staff(session: Session) -> tuple[dict[str, Team], list[User], User]:
+    teams = {name: Team(name=name, description=desc) for name, desc in TEAMS.items()}
+    session.add_all(teams.values())
+    agents = []
+    for name, handle, team in AGENTS:
+        user = User(name=name, email=f"{handle}@bluehill.test", role=StaffRole.AGENT, teams=[teams[team]])
+        user.set_password(DEMO_PASSWORDS["agent"])
+        agents.append(user)
+    manager = User(name="Morgan Lee", email="manager@bluehill.test", role=StaffRole.MANAGER,
+                   teams=list(teams.values()))
+    manager.set_password(DEMO_PASSWORDS["manager"])
+    admin = User(name="Alex Admin", email="admin@bluehill.test", role=StaffRole.ADMIN)
+    admin.set_password(DEMO_PASSWORDS["admin"])
+    session.add_all([*agents, manager, admin])
+    return teams, agents, manager
+
+
+def _customers(session: Session, today: date) -> list[Customer]:
+    customers = []
+    for index, (name, tier, domains, people) in enumerate(CUSTOMERS):
+        customer = Customer(name=name, tier=tier, notes=f"{tier.label} customer since {today.year - 2 + index}.")
+        customer.domains = [CustomerDomain(domain=d) for d in domains]
+        for position, (person, handle) in enumerate(people):
+            contact = Contact(name=person, email=f"{handle}@{domains[0]}", phone=f"+44 20 7946 0{index}{position}0",
+                              portal_role=PortalRole.CUSTOMER if position == 0 else PortalRole.OWN)
+            contact.set_password(DEMO_PASSWORDS["contact"])
+            customer.contacts.append(contact)
+        start = today - timedelta(days=40 + 30 * index)
+        plan = OnboardingPlan(name=f"{name} onboarding", started_on=start)
+        steps = ["Kick-off call", "SSO configured", "Data import", "Admin training", "Go-live review"]
+        for pos, title in enumerate(steps):
+            due = start + timedelta(days=10 * (pos + 1))
+            status = (MilestoneStatus.DONE if due < today - timedelta(days=5)
+                      else MilestoneStatus.IN_PROGRESS if due < today + timedelta(days=6) else MilestoneStatus.PLANNED)
+            plan.milestones.append(Milestone(position=pos, title=title, status=status, due_on=due,
+                                             completed_on=due if status == MilestoneStatus.DONE else None))
+        customer.onboarding_plan = plan
+        session.add(customer)
+        customers.append(customer)
+    # People who write in from free-mail addresses are contacts without a customer.
+    session.add_all([Contact(name="Jamie Doe", email="jamie.doe@gmail.com"),
+                     Contact(name="Robin Roe", email="robin.roe@outlook.com")])
+    return customers
+
+
+def _play_ticket(session: Session, rng: random.Random, n: int, now: datetime, customers: list[Customer],
+                 teams: dict[str, Team], agents: list[User], categories: dict[str, Category]) -> None:
+    customer = rng.choice(customers)
+    contact = rng.choice(customer.contacts)
+    team_name = rng.choice(list(teams))
+    subject_template, tag = rng.choice(SUBJECTS[team_name])
+    created = now - timedelta(days=rng.uniform(0.05, 60), minutes=rng.randint(0, 600))
+    clock = created
+    ticket = tickets.create_ticket(
+        session, subject=subject_template.format(n=40000 + n, month=created.strftime("%B")),
+        body=rng.choice(CUSTOMER_BODIES), source=rng.choice([Source.EMAIL, Source.EMAIL, Source.PORTAL, Source.WEB]),
+        now=created, actor=contact, contact=contact, priority=_pick(rng, PRIORITY_WEIGHTS),  # type: ignore[arg-type]
+        team=teams[team_name], category=categories[CATEGORY_FOR_TEAM[team_name]], tags=[tag],
+    )
+    team_agents = [a for a in agents if teams[team_name] in a.teams]
+    final: Status = _pick(rng, FINAL_STATUS_WEIGHTS)  # type: ignore[assignment]
+
+    def step(hours: float) -> datetime | None:
+        nonlocal clock
+        clock = clock + timedelta(hours=rng.uniform(0.2, hours))
+        return clock if clock < now else None
+
+    if final == Status.OPEN and rng.random() < 0.5:
+        return
+    agent = rng.choice(team_agents)
+    if (at := step(6)) is None:
+        return
+    tickets.add_assignee(session, ticket, agent, actor=agent, now=at)
+    if rng.random() < 0.25 and (at := step(2)):
+        tickets.add_assignee(session, ticket, rng.choice(agents), actor=agent, now=at)
+    if final == Status.OPEN:
+        return
+    if (at := step(4)) is None:
+        return
+    tickets.change_status(session, ticket, Status.IN_PROGRESS, actor=agent, now=at)
+    add_interaction(session, ticket, type=InteractionType.INTERNAL_NOTE, actor=agent, now=at,
+                    body_text=rng.choice(INTERNAL_NOTES).format(n=n))
+    if (at := step(8)) is None:
+        return
+    add_interaction(session, ticket, type=InteractionType.EMAIL_OUTBOUND, actor=agent, now=at,
+                    body_text=rng.choice(AGENT_REPLIES), email_from="support@bluehill.test", email_to=contact.email)
+    log_time(session, ticket, user=agent, minutes=rng.choice([10, 15, 20, 30, 45, 60]), now=at,
+             note="Investigation and reply")
+    if rng.random() < 0.3 and (at := step(24)):
+        add_interaction(session, ticket, type=InteractionType.PHONE_CALL, actor=agent, now=at, duration_minutes=15,
+                        body_text=f"Called {contact.name}; walked through the settings together.")
+    if final == Status.IN_PROGRESS:
+        return
+    paused = Status.PENDING if final == Status.PENDING else Status.WAITING_ON_CUSTOMER
+    if (at := step(6)) is None:
+        return
+    tickets.change_status(session, ticket, paused, actor=agent, now=at)
+    if final in (Status.PENDING, Status.WAITING_ON_CUSTOMER):
+        return
+    if (at := step(30)) is None:
+        return
+    add_interaction(session, ticket, type=InteractionType.EMAIL_INBOUND, actor=contact, now=at,
+                    body_text="Thanks, that did the trick on our side.")
+    if rng.random() < 0.2 and (at := step(4)):
+        add_interaction(session, ticket, type=InteractionType.MEETING, actor=agent, now=at, duration_minutes=30,
+                        body_text="Review meeting with the customer's admin team.")
+    if (at := step(4)) is None:
+        return
+    tickets.change_status(session, ticket, Status.RESOLVED, actor=agent, now=at)
+    if final == Status.CLOSED and (at := step(72)):
+        tickets.change_status(session, ticket, Status.CLOSED, actor=None, now=at)
+
+
+def seed(session: Session, *, now: datetime, tickets_count: int = 300, rng_seed: int = 7) -> list[DemoLogin]:
+    """Fill an empty database; returns the demo logins (one per role)."""
+    rng = random.Random(rng_seed)  # noqa: S311 - demo data, not security
+    office, always = _calendars(session, now.date())
+    _policies(session, office, always)
+    teams, agents, _manager = _staff(session)
+    categories = {name: Category(name=name) for name in [*CATEGORY_FOR_TEAM.values(), *EXTRA_CATEGORIES]}
+    session.add_all(categories.values())
+    customers = _customers(session, now.date())
+    session.flush()
+    for n in range(tickets_count):
+        _play_ticket(session, rng, n, now, customers, teams, agents, categories)
+    sla_sweep.sweep(session, now=now, warn_before=timedelta(hours=1))
+    contact = customers[0].contacts[0]
+    return [
+        DemoLogin("admin", "admin@bluehill.test", DEMO_PASSWORDS["admin"]),
+        DemoLogin("manager", "manager@bluehill.test", DEMO_PASSWORDS["manager"]),
+        DemoLogin("agent", "agent@bluehill.test", DEMO_PASSWORDS["agent"]),
+        DemoLogin("contact", contact.email, DEMO_PASSWORDS["contact"]),
+    ]
+
+
+def known_logins(session: Session) -> list[DemoLogin]:
+    """The demo logins of an already seeded database (the passwords are the fixed demo ones)."""
+    contact = session.scalar(
+        sa.select(Contact).join(Customer).where(Customer.name == CUSTOMERS[0][0]).order_by(Contact.id).limit(1)
+    )
+    logins = [DemoLogin(role, f"{'agent' if role == 'agent' else role}@bluehill.test", DEMO_PASSWORDS[role])
+              for role in ("admin", "manager", "agent")]
+    if contact is not None:
+        logins.append(DemoLogin("contact", contact.email, DEMO_PASSWORDS["contact"]))
+    return logins

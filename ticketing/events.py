@@ -1,0 +1,70 @@
+"""Domain events: services record them on the session; subscribers hear them only after commit.
+
+One in-process hook (`domain_event`, a blinker signal) is all later work (webhooks, notifications,
+live updates) subscribes to. Events of a rolled-back transaction are dropped, so nothing downstream
+ever sees a change that did not happen.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from blinker import Namespace
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPES = (
+    "ticket.created",
+    "ticket.updated",
+    "ticket.status_changed",
+    "interaction.created",
+    "sla.warning",
+    "sla.breached",
+)
+
+domain_event = Namespace().signal("domain-event")
+_PENDING = "ticketing_pending_events"
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    type: str
+    occurred_at: datetime
+    ticket_id: int | None
+    data: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def emit(session: Session, event_type: str, *, now: datetime, ticket_id: int | None, **data: Any) -> DomainEvent:
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    event = DomainEvent(type=event_type, occurred_at=now, ticket_id=ticket_id, data=data)
+    session.info.setdefault(_PENDING, []).append(event)
+    return event
+
+
+def pending(session: Session) -> list[DomainEvent]:
+    return list(session.info.get(_PENDING, ()))
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _dispatch(session: Session) -> None:
+    events = session.info.pop(_PENDING, [])
+    for event in events:
+        # A failing subscriber must not hide the event from the others; the data is already committed.
+        for receiver in domain_event.receivers_for(event):
+            try:
+                receiver(event)
+            except Exception:
+                log.exception("subscriber %r failed on %s %s", receiver, event.type, event.id)
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _drop(session: Session) -> None:
+    session.info.pop(_PENDING, None)

@@ -1,0 +1,23 @@
+"""Persistence: one module per aggregate. Importing this package registers every table."""
+
+from ticketing.models.base import Base, UTCDateTime, utcnow
+from ticketing.models.customer import Contact, Customer, CustomerDomain, Milestone, OnboardingPlan
+from ticketing.models.interaction import Attachment, Interaction
+from ticketing.models.sla import BusinessCalendar, Holiday, SlaPolicy, SlaTarget
+from ticketing.models.staff import Team, User, team_members
+from ticketing.models.ticket import (
+    Category,
+    SlaPause,
+    Ticket,
+    TicketTag,
+    TimeEntry,
+    ticket_assignees,
+    ticket_contacts,
+)
+
+__all__ = [
+    "Attachment", "Base", "BusinessCalendar", "Category", "Contact", "Customer", "CustomerDomain", "Holiday",
+    "Interaction", "Milestone", "OnboardingPlan", "SlaPause", "SlaPolicy", "SlaTarget", "Team", "Ticket",
+    "TicketTag", "TimeEntry", "UTCDateTime", "User", "team_members", "ticket_assignees", "ticket_contacts",
+    "utcnow",
+]

@@ -1,0 +1,61 @@
+"""Who wrote in: sender email -> Contact, email domain -> Customer."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ticketing.models import Contact, Customer, CustomerDomain
+
+# Addresses at these domains belong to individuals, never to one customer organisation.
+FREE_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "yahoo.com",
+        "ymail.com", "icloud.com", "me.com", "mac.com", "aol.com", "proton.me", "protonmail.com", "gmx.de",
+        "gmx.net", "gmx.com", "web.de", "mail.com", "yandex.ru", "yandex.com", "zoho.com", "fastmail.com",
+        "hey.com", "qq.com", "163.com", "mail.ru", "t-online.de", "orange.fr", "free.fr", "libero.it",
+    }
+)
+
+
+def normalise_email(address: str) -> str:
+    return address.strip().lower()
+
+
+def email_domain(address: str) -> str:
+    return normalise_email(address).rpartition("@")[2]
+
+
+def normalise_domain(domain: str) -> str:
+    return domain.strip().lower().lstrip("@").rstrip(".")
+
+
+def customer_for_domain(session: Session, domain: str) -> Customer | None:
+    domain = normalise_domain(domain)
+    if not domain or domain in FREE_MAIL_DOMAINS:
+        return None
+    row = session.scalar(sa.select(CustomerDomain).where(CustomerDomain.domain == domain))
+    return row.customer if row else None
+
+
+def find_contact(session: Session, email: str) -> Contact | None:
+    return session.scalar(sa.select(Contact).where(Contact.email == normalise_email(email)))
+
+
+def resolve_contact(session: Session, email: str, name: str = "") -> Contact:
+    """The contact for this address, created (and linked to its customer by domain) when new."""
+    email = normalise_email(email)
+    if "@" not in email:
+        raise ValueError(f"not an email address: {email!r}")
+    contact = find_contact(session, email)
+    if contact is None:
+        contact = Contact(email=email, name=name.strip()[:200])
+        contact.customer = customer_for_domain(session, email_domain(email))
+        session.add(contact)
+        session.flush()
+    elif contact.customer_id is None:
+        # A customer may have added this domain since the contact first wrote in.
+        contact.customer = customer_for_domain(session, email_domain(email))
+    if name and not contact.name:
+        contact.name = name.strip()[:200]
+    return contact

@@ -1,0 +1,52 @@
+"""RQ worker entry: builds the app once, then runs jobs inside its app context.
+
+    python worker.py            a worker (with RQ's scheduler for delayed jobs and retries)
+    python worker.py cron       the periodic scheduler (SLA sweep every SLA_SWEEP_SECONDS)
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rq import Queue, SimpleWorker
+from rq.cron import CronScheduler
+
+from ticketing import jobs
+from ticketing.app import create_app
+from ticketing.extensions import db, redis_conn
+
+
+class AppWorker(SimpleWorker):
+    """Runs jobs in-process (no fork per job, so the app is built once) and returns DB connections after each."""
+
+    def perform_job(self, job: Any, queue: Any) -> bool:
+        try:
+            return super().perform_job(job, queue)
+        finally:
+            db.session.remove()
+
+
+def run_worker(burst: bool = False) -> None:
+    app = create_app()
+    with app.app_context():
+        conn = redis_conn()
+        worker = AppWorker([Queue(app.config["RQ_QUEUE"], connection=conn)], connection=conn)
+        worker.work(with_scheduler=True, burst=burst)
+
+
+def run_cron() -> None:
+    app = create_app()
+    with app.app_context():
+        scheduler = CronScheduler(connection=redis_conn())
+        scheduler.register(jobs.run_sla_sweep, app.config["RQ_QUEUE"], interval=app.config["SLA_SWEEP_SECONDS"],
+                           job_timeout=600)
+        scheduler.start()
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1] if len(sys.argv) > 1 else "worker"
+    if mode == "cron":
+        run_cron()
+    else:
+        run_worker(burst=mode == "burst")
