@@ -1,7 +1,7 @@
 """RQ worker entry: builds the app once, then runs jobs inside its app context.
 
-    python worker.py            a worker (with RQ's scheduler for delayed jobs and retries)
-    python worker.py cron       the periodic scheduler (SLA sweep every SLA_SWEEP_SECONDS)
+python worker.py            a worker (with RQ's scheduler for delayed jobs and retries)
+python worker.py cron       the periodic scheduler (SLA sweep every SLA_SWEEP_SECONDS)
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from ticketing.extensions import db, redis_conn
 class AppWorker(SimpleWorker):
     """Runs jobs in-process (no fork per job, so the app is built once) and returns DB connections after each."""
 
-    def perform_job(self, job: Any, queue: Any) -> bool:
+    def perform_job(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> bool:
         try:
-            return super().perform_job(job, queue)
+            return super().perform_job(job, queue, *args, **kwargs)
         finally:
             db.session.remove()
 
@@ -39,8 +39,9 @@ def run_cron() -> None:
     app = create_app()
     with app.app_context():
         scheduler = CronScheduler(connection=redis_conn())
-        scheduler.register(jobs.run_sla_sweep, app.config["RQ_QUEUE"], interval=app.config["SLA_SWEEP_SECONDS"],
-                           job_timeout=600)
+        scheduler.register(
+            jobs.run_sla_sweep, app.config["RQ_QUEUE"], interval=app.config["SLA_SWEEP_SECONDS"], job_timeout=600
+        )
         scheduler.start()
 
 

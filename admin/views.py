@@ -44,8 +44,15 @@ class TicketView(StaffModelView):
     column_labels = {"id": "#", "assigned_team": "Team", "due_date": "Due"}
     column_default_sort = ("updated_at", True)
     column_searchable_list = ["subject"]
-    column_filters = ["status", "priority", "source", "assigned_team.name", "customer.name", "due_date",
-                      "sla_breach_at"]
+    column_filters = [
+        "status",
+        "priority",
+        "source",
+        "assigned_team.name",
+        "customer.name",
+        "due_date",
+        "sla_breach_at",
+    ]
     column_details_exclude_list = ["form_data"]
 
     def _set_status(self, ids: list[str], status: Status) -> None:

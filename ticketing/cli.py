@@ -33,8 +33,9 @@ def seed_demo(tickets_count: int) -> None:
 @click.command("create-user")
 @click.option("--email", required=True)
 @click.option("--name", required=True)
-@click.option("--role", type=click.Choice([r.value for r in StaffRole]), default=StaffRole.AGENT.value,
-              show_default=True)
+@click.option(
+    "--role", type=click.Choice([r.value for r in StaffRole]), default=StaffRole.AGENT.value, show_default=True
+)
 @click.password_option()
 def create_user(email: str, name: str, role: str, password: str) -> None:
     """Create a staff user (agent, manager or admin)."""

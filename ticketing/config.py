@@ -32,7 +32,9 @@ class Config:
     SMTP_URL: str = field(default_factory=lambda: _env("SMTP_URL", ""))
     MAIL_FROM: str = field(default_factory=lambda: _env("MAIL_FROM", "support@bluehill.test"))
     BASE_URL: str = field(default_factory=lambda: _env("BASE_URL", "http://127.0.0.1:8000"))
-    ATTACHMENT_DIR: str = field(default_factory=lambda: _env("ATTACHMENT_DIR", str(PROJECT_ROOT / "var" / "attachments")))
+    ATTACHMENT_DIR: str = field(
+        default_factory=lambda: _env("ATTACHMENT_DIR", str(PROJECT_ROOT / "var" / "attachments"))
+    )
     RQ_QUEUE: str = field(default_factory=lambda: _env("RQ_QUEUE", "default"))
     # How long before a breach the sweep emits sla.warning.
     SLA_WARNING_MINUTES: int = field(default_factory=lambda: _env_int("SLA_WARNING_MINUTES", 60))

@@ -46,23 +46,51 @@ WEEKDAYS_9_TO_530 = {str(d): [["09:00", "17:30"]] for d in range(5)}
 
 # (tier, first response, resolution) in working minutes per priority; None = no target.
 TARGETS: dict[Tier | None, dict[Priority, tuple[int | None, int | None]]] = {
-    None: {Priority.URGENT: (60, 480), Priority.HIGH: (240, 960), Priority.MEDIUM: (480, 2400),
-           Priority.LOW: (960, None)},
-    Tier.STANDARD: {Priority.URGENT: (60, 480), Priority.HIGH: (240, 960), Priority.MEDIUM: (480, 2400),
-                    Priority.LOW: (960, None)},
-    Tier.PREMIUM: {Priority.URGENT: (30, 240), Priority.HIGH: (120, 480), Priority.MEDIUM: (240, 1440),
-                   Priority.LOW: (480, 2880)},
-    Tier.ENTERPRISE: {Priority.URGENT: (15, 240), Priority.HIGH: (60, 480), Priority.MEDIUM: (240, 1440),
-                      Priority.LOW: (480, 2880)},
+    None: {
+        Priority.URGENT: (60, 480),
+        Priority.HIGH: (240, 960),
+        Priority.MEDIUM: (480, 2400),
+        Priority.LOW: (960, None),
+    },
+    Tier.STANDARD: {
+        Priority.URGENT: (60, 480),
+        Priority.HIGH: (240, 960),
+        Priority.MEDIUM: (480, 2400),
+        Priority.LOW: (960, None),
+    },
+    Tier.PREMIUM: {
+        Priority.URGENT: (30, 240),
+        Priority.HIGH: (120, 480),
+        Priority.MEDIUM: (240, 1440),
+        Priority.LOW: (480, 2880),
+    },
+    Tier.ENTERPRISE: {
+        Priority.URGENT: (15, 240),
+        Priority.HIGH: (60, 480),
+        Priority.MEDIUM: (240, 1440),
+        Priority.LOW: (480, 2880),
+    },
 }
 
 CUSTOMERS = [
-    ("Northwind Traders", Tier.ENTERPRISE, ["northwind.example", "northwind-traders.example"],
-     [("Ada Lovelace", "ada"), ("Grace Hopper", "grace"), ("Alan Turing", "alan"), ("Edsger Dijkstra", "edsger")]),
-    ("Acme Analytics", Tier.PREMIUM, ["acme.example"],
-     [("Katherine Johnson", "katherine"), ("Dorothy Vaughan", "dorothy"), ("Mary Jackson", "mary")]),
-    ("Globex Retail", Tier.STANDARD, ["globex.example", "globex-shop.example"],
-     [("Hank Scorpio", "hank"), ("Lisa Simpson", "lisa"), ("Frank Grimes", "frank")]),
+    (
+        "Northwind Traders",
+        Tier.ENTERPRISE,
+        ["northwind.example", "northwind-traders.example"],
+        [("Ada Lovelace", "ada"), ("Grace Hopper", "grace"), ("Alan Turing", "alan"), ("Edsger Dijkstra", "edsger")],
+    ),
+    (
+        "Acme Analytics",
+        Tier.PREMIUM,
+        ["acme.example"],
+        [("Katherine Johnson", "katherine"), ("Dorothy Vaughan", "dorothy"), ("Mary Jackson", "mary")],
+    ),
+    (
+        "Globex Retail",
+        Tier.STANDARD,
+        ["globex.example", "globex-shop.example"],
+        [("Hank Scorpio", "hank"), ("Lisa Simpson", "lisa"), ("Frank Grimes", "frank")],
+    ),
 ]
 
 TEAMS = {
@@ -72,32 +100,43 @@ TEAMS = {
 }
 
 AGENTS = [
-    ("Priya Natarajan", "agent", "Billing"), ("Tom Okafor", "tom", "Billing"),
-    ("Lena Fischer", "lena", "Integrations"), ("Marco Rossi", "marco", "Integrations"),
-    ("Aiko Tanaka", "aiko", "Trust & Safety"), ("Sam Carter", "sam", "Trust & Safety"),
+    ("Priya Natarajan", "agent", "Billing"),
+    ("Tom Okafor", "tom", "Billing"),
+    ("Lena Fischer", "lena", "Integrations"),
+    ("Marco Rossi", "marco", "Integrations"),
+    ("Aiko Tanaka", "aiko", "Trust & Safety"),
+    ("Sam Carter", "sam", "Trust & Safety"),
 ]
 
 SUBJECTS = {
     "Billing": [
-        ("Invoice {n} shows the wrong VAT number", "billing"), ("Refund for duplicate charge in {month}", "billing"),
-        ("Upgrade to annual plan", "billing"), ("Card declined on renewal", "payments"),
+        ("Invoice {n} shows the wrong VAT number", "billing"),
+        ("Refund for duplicate charge in {month}", "billing"),
+        ("Upgrade to annual plan", "billing"),
+        ("Card declined on renewal", "payments"),
         ("Need a PO number on invoice {n}", "billing"),
     ],
     "Integrations": [
         ("Webhook deliveries failing with 401 since {month}", "integration-help"),
-        ("SSO login loops back to the sign-in page", "sso"), ("API rate limit hit during nightly sync", "api"),
+        ("SSO login loops back to the sign-in page", "sso"),
+        ("API rate limit hit during nightly sync", "api"),
         ("Salesforce connector stopped syncing contacts", "integration-help"),
         ("CSV export times out for large accounts", "export"),
     ],
     "Trust & Safety": [
-        ("Suspicious login from an unknown country", "security"), ("Please delete a former employee's data", "gdpr"),
-        ("Phishing email pretending to be you", "abuse"), ("Enable two-factor for all our users", "security"),
+        ("Suspicious login from an unknown country", "security"),
+        ("Please delete a former employee's data", "gdpr"),
+        ("Phishing email pretending to be you", "abuse"),
+        ("Enable two-factor for all our users", "security"),
         ("Data processing agreement request", "legal"),
     ],
 }
 
-CATEGORY_FOR_TEAM = {"Billing": "Billing & payments", "Integrations": "Technical issue",
-                     "Trust & Safety": "Security & privacy"}
+CATEGORY_FOR_TEAM = {
+    "Billing": "Billing & payments",
+    "Integrations": "Technical issue",
+    "Trust & Safety": "Security & privacy",
+}
 EXTRA_CATEGORIES = ["Feature request", "Account administration", "How-to question"]
 
 CUSTOMER_BODIES = [
@@ -116,8 +155,12 @@ INTERNAL_NOTES = [
     "Escalated to engineering, ticket ENG-{n}. Do not promise a date yet.",
 ]
 FINAL_STATUS_WEIGHTS = [
-    (Status.OPEN, 14), (Status.IN_PROGRESS, 16), (Status.PENDING, 8), (Status.WAITING_ON_CUSTOMER, 12),
-    (Status.RESOLVED, 25), (Status.CLOSED, 25),
+    (Status.OPEN, 14),
+    (Status.IN_PROGRESS, 16),
+    (Status.PENDING, 8),
+    (Status.WAITING_ON_CUSTOMER, 12),
+    (Status.RESOLVED, 25),
+    (Status.CLOSED, 25),
 ]
 PRIORITY_WEIGHTS = [(Priority.LOW, 20), (Priority.MEDIUM, 45), (Priority.HIGH, 25), (Priority.URGENT, 10)]
 
@@ -132,8 +175,9 @@ def already_seeded(session: Session) -> bool:
 
 
 def _calendars(session: Session, today: date) -> tuple[BusinessCalendar, BusinessCalendar]:
-    office = BusinessCalendar(name="London office hours", timezone="Europe/London", hours=WEEKDAYS_9_TO_530,
-                              holiday_country="GB-ENG")
+    office = BusinessCalendar(
+        name="London office hours", timezone="Europe/London", hours=WEEKDAYS_9_TO_530, holiday_country="GB-ENG"
+    )
     uk = holidays.country_holidays("GB", subdiv="ENG", years=[today.year - 1, today.year, today.year + 1])
     office.holidays = [Holiday(day=d, name=name) for d, name in sorted(uk.items())]
     always = BusinessCalendar(name="24x7", timezone="UTC", always_open=True)
@@ -145,8 +189,9 @@ def _policies(session: Session, office: BusinessCalendar, always: BusinessCalend
     names = {None: "Default", Tier.STANDARD: "Standard", Tier.PREMIUM: "Premium", Tier.ENTERPRISE: "Enterprise 24x7"}
     for tier, targets in TARGETS.items():
         policy = SlaPolicy(name=names[tier], tier=tier, calendar=always if tier == Tier.ENTERPRISE else office)
-        policy.targets = [SlaTarget(priority=p, first_response_minutes=fr, resolution_minutes=res)
-                          for p, (fr, res) in targets.items()]
+        policy.targets = [
+            SlaTarget(priority=p, first_response_minutes=fr, resolution_minutes=res) for p, (fr, res) in targets.items()
+        ]
         session.add(policy)
 
 
@@ -158,8 +203,7 @@ def _staff(session: Session) -> tuple[dict[str, Team], list[User], User]:
         user = User(name=name, email=f"{handle}@bluehill.test", role=StaffRole.AGENT, teams=[teams[team]])
         user.set_password(DEMO_PASSWORDS["agent"])
         agents.append(user)
-    manager = User(name="Morgan Lee", email="manager@bluehill.test", role=StaffRole.MANAGER,
-                   teams=list(teams.values()))
+    manager = User(name="Morgan Lee", email="manager@bluehill.test", role=StaffRole.MANAGER, teams=list(teams.values()))
     manager.set_password(DEMO_PASSWORDS["manager"])
     admin = User(name="Alex Admin", email="admin@bluehill.test", role=StaffRole.ADMIN)
     admin.set_password(DEMO_PASSWORDS["admin"])
@@ -173,8 +217,12 @@ def _customers(session: Session, today: date) -> list[Customer]:
         customer = Customer(name=name, tier=tier, notes=f"{tier.label} customer since {today.year - 2 + index}.")
         customer.domains = [CustomerDomain(domain=d) for d in domains]
         for position, (person, handle) in enumerate(people):
-            contact = Contact(name=person, email=f"{handle}@{domains[0]}", phone=f"+44 20 7946 0{index}{position}0",
-                              portal_role=PortalRole.CUSTOMER if position == 0 else PortalRole.OWN)
+            contact = Contact(
+                name=person,
+                email=f"{handle}@{domains[0]}",
+                phone=f"+44 20 7946 0{index}{position}0",
+                portal_role=PortalRole.CUSTOMER if position == 0 else PortalRole.OWN,
+            )
             contact.set_password(DEMO_PASSWORDS["contact"])
             customer.contacts.append(contact)
         start = today - timedelta(days=40 + 30 * index)
@@ -182,21 +230,45 @@ def _customers(session: Session, today: date) -> list[Customer]:
         steps = ["Kick-off call", "SSO configured", "Data import", "Admin training", "Go-live review"]
         for pos, title in enumerate(steps):
             due = start + timedelta(days=10 * (pos + 1))
-            status = (MilestoneStatus.DONE if due < today - timedelta(days=5)
-                      else MilestoneStatus.IN_PROGRESS if due < today + timedelta(days=6) else MilestoneStatus.PLANNED)
-            plan.milestones.append(Milestone(position=pos, title=title, status=status, due_on=due,
-                                             completed_on=due if status == MilestoneStatus.DONE else None))
+            status = (
+                MilestoneStatus.DONE
+                if due < today - timedelta(days=5)
+                else MilestoneStatus.IN_PROGRESS
+                if due < today + timedelta(days=6)
+                else MilestoneStatus.PLANNED
+            )
+            plan.milestones.append(
+                Milestone(
+                    position=pos,
+                    title=title,
+                    status=status,
+                    due_on=due,
+                    completed_on=due if status == MilestoneStatus.DONE else None,
+                )
+            )
         customer.onboarding_plan = plan
         session.add(customer)
         customers.append(customer)
     # People who write in from free-mail addresses are contacts without a customer.
-    session.add_all([Contact(name="Jamie Doe", email="jamie.doe@gmail.com"),
-                     Contact(name="Robin Roe", email="robin.roe@outlook.com")])
+    session.add_all(
+        [
+            Contact(name="Jamie Doe", email="jamie.doe@gmail.com"),
+            Contact(name="Robin Roe", email="robin.roe@outlook.com"),
+        ]
+    )
     return customers
 
 
-def _play_ticket(session: Session, rng: random.Random, n: int, now: datetime, customers: list[Customer],
-                 teams: dict[str, Team], agents: list[User], categories: dict[str, Category]) -> None:
+def _play_ticket(
+    session: Session,
+    rng: random.Random,
+    n: int,
+    now: datetime,
+    customers: list[Customer],
+    teams: dict[str, Team],
+    agents: list[User],
+    categories: dict[str, Category],
+) -> None:
     customer = rng.choice(customers)
     contact = rng.choice(customer.contacts)
     team_name = rng.choice(list(teams))
@@ -204,10 +276,17 @@ def _play_ticket(session: Session, rng: random.Random, n: int, now: datetime, cu
     created = now - timedelta(days=rng.uniform(0.05, 60), minutes=rng.randint(0, 600))
     clock = created
     ticket = tickets.create_ticket(
-        session, subject=subject_template.format(n=40000 + n, month=created.strftime("%B")),
-        body=rng.choice(CUSTOMER_BODIES), source=rng.choice([Source.EMAIL, Source.EMAIL, Source.PORTAL, Source.WEB]),
-        now=created, actor=contact, contact=contact, priority=_pick(rng, PRIORITY_WEIGHTS),  # type: ignore[arg-type]
-        team=teams[team_name], category=categories[CATEGORY_FOR_TEAM[team_name]], tags=[tag],
+        session,
+        subject=subject_template.format(n=40000 + n, month=created.strftime("%B")),
+        body=rng.choice(CUSTOMER_BODIES),
+        source=rng.choice([Source.EMAIL, Source.EMAIL, Source.PORTAL, Source.WEB]),
+        now=created,
+        actor=contact,
+        contact=contact,
+        priority=_pick(rng, PRIORITY_WEIGHTS),  # type: ignore[arg-type]
+        team=teams[team_name],
+        category=categories[CATEGORY_FOR_TEAM[team_name]],
+        tags=[tag],
     )
     team_agents = [a for a in agents if teams[team_name] in a.teams]
     final: Status = _pick(rng, FINAL_STATUS_WEIGHTS)  # type: ignore[assignment]
@@ -230,17 +309,44 @@ def _play_ticket(session: Session, rng: random.Random, n: int, now: datetime, cu
     if (at := step(4)) is None:
         return
     tickets.change_status(session, ticket, Status.IN_PROGRESS, actor=agent, now=at)
-    add_interaction(session, ticket, type=InteractionType.INTERNAL_NOTE, actor=agent, now=at,
-                    body_text=rng.choice(INTERNAL_NOTES).format(n=n))
+    add_interaction(
+        session,
+        ticket,
+        type=InteractionType.INTERNAL_NOTE,
+        actor=agent,
+        now=at,
+        body_text=rng.choice(INTERNAL_NOTES).format(n=n),
+    )
     if (at := step(8)) is None:
         return
-    add_interaction(session, ticket, type=InteractionType.EMAIL_OUTBOUND, actor=agent, now=at,
-                    body_text=rng.choice(AGENT_REPLIES), email_from="support@bluehill.test", email_to=contact.email)
-    log_time(session, ticket, user=agent, minutes=rng.choice([10, 15, 20, 30, 45, 60]), now=at,
-             note="Investigation and reply")
+    add_interaction(
+        session,
+        ticket,
+        type=InteractionType.EMAIL_OUTBOUND,
+        actor=agent,
+        now=at,
+        body_text=rng.choice(AGENT_REPLIES),
+        email_from="support@bluehill.test",
+        email_to=contact.email,
+    )
+    log_time(
+        session,
+        ticket,
+        user=agent,
+        minutes=rng.choice([10, 15, 20, 30, 45, 60]),
+        now=at,
+        note="Investigation and reply",
+    )
     if rng.random() < 0.3 and (at := step(24)):
-        add_interaction(session, ticket, type=InteractionType.PHONE_CALL, actor=agent, now=at, duration_minutes=15,
-                        body_text=f"Called {contact.name}; walked through the settings together.")
+        add_interaction(
+            session,
+            ticket,
+            type=InteractionType.PHONE_CALL,
+            actor=agent,
+            now=at,
+            duration_minutes=15,
+            body_text=f"Called {contact.name}; walked through the settings together.",
+        )
     if final == Status.IN_PROGRESS:
         return
     paused = Status.PENDING if final == Status.PENDING else Status.WAITING_ON_CUSTOMER
@@ -251,11 +357,24 @@ def _play_ticket(session: Session, rng: random.Random, n: int, now: datetime, cu
         return
     if (at := step(30)) is None:
         return
-    add_interaction(session, ticket, type=InteractionType.EMAIL_INBOUND, actor=contact, now=at,
-                    body_text="Thanks, that did the trick on our side.")
+    add_interaction(
+        session,
+        ticket,
+        type=InteractionType.EMAIL_INBOUND,
+        actor=contact,
+        now=at,
+        body_text="Thanks, that did the trick on our side.",
+    )
     if rng.random() < 0.2 and (at := step(4)):
-        add_interaction(session, ticket, type=InteractionType.MEETING, actor=agent, now=at, duration_minutes=30,
-                        body_text="Review meeting with the customer's admin team.")
+        add_interaction(
+            session,
+            ticket,
+            type=InteractionType.MEETING,
+            actor=agent,
+            now=at,
+            duration_minutes=30,
+            body_text="Review meeting with the customer's admin team.",
+        )
     if (at := step(4)) is None:
         return
     tickets.change_status(session, ticket, Status.RESOLVED, actor=agent, now=at)
@@ -290,8 +409,10 @@ def known_logins(session: Session) -> list[DemoLogin]:
     contact = session.scalar(
         sa.select(Contact).join(Customer).where(Customer.name == CUSTOMERS[0][0]).order_by(Contact.id).limit(1)
     )
-    logins = [DemoLogin(role, f"{'agent' if role == 'agent' else role}@bluehill.test", DEMO_PASSWORDS[role])
-              for role in ("admin", "manager", "agent")]
+    logins = [
+        DemoLogin(role, f"{'agent' if role == 'agent' else role}@bluehill.test", DEMO_PASSWORDS[role])
+        for role in ("admin", "manager", "agent")
+    ]
     if contact is not None:
         logins.append(DemoLogin("contact", contact.email, DEMO_PASSWORDS["contact"]))
     return logins

@@ -15,11 +15,16 @@ log = logging.getLogger(__name__)
 def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:
-        return render_template("errors/error.html", code=exc.code, title=exc.name,
-                               message=exc.description), exc.code or 500
+        return render_template(
+            "errors/error.html", code=exc.code, title=exc.name, message=exc.description
+        ), exc.code or 500
 
     @app.errorhandler(OperationalError)
     def database_down(exc: OperationalError) -> ResponseReturnValue:
         log.error("database unavailable: %s", exc.orig)
-        return render_template("errors/error.html", code=503, title="Temporarily unavailable",
-                               message="We can't reach our database right now. Please try again in a moment."), 503
+        return render_template(
+            "errors/error.html",
+            code=503,
+            title="Temporarily unavailable",
+            message="We can't reach our database right now. Please try again in a moment.",
+        ), 503

@@ -29,14 +29,18 @@ DONE = frozenset({Status.RESOLVED, Status.CLOSED})
 
 # From -> allowed targets. Closed is final: a customer writing again opens a new, linked ticket.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.OPEN: frozenset({Status.IN_PROGRESS, Status.PENDING, Status.WAITING_ON_CUSTOMER, Status.RESOLVED,
-                            Status.CLOSED}),
-    Status.IN_PROGRESS: frozenset({Status.OPEN, Status.PENDING, Status.WAITING_ON_CUSTOMER, Status.RESOLVED,
-                                   Status.CLOSED}),
-    Status.PENDING: frozenset({Status.OPEN, Status.IN_PROGRESS, Status.WAITING_ON_CUSTOMER, Status.RESOLVED,
-                               Status.CLOSED}),
-    Status.WAITING_ON_CUSTOMER: frozenset({Status.OPEN, Status.IN_PROGRESS, Status.PENDING, Status.RESOLVED,
-                                           Status.CLOSED}),
+    Status.OPEN: frozenset(
+        {Status.IN_PROGRESS, Status.PENDING, Status.WAITING_ON_CUSTOMER, Status.RESOLVED, Status.CLOSED}
+    ),
+    Status.IN_PROGRESS: frozenset(
+        {Status.OPEN, Status.PENDING, Status.WAITING_ON_CUSTOMER, Status.RESOLVED, Status.CLOSED}
+    ),
+    Status.PENDING: frozenset(
+        {Status.OPEN, Status.IN_PROGRESS, Status.WAITING_ON_CUSTOMER, Status.RESOLVED, Status.CLOSED}
+    ),
+    Status.WAITING_ON_CUSTOMER: frozenset(
+        {Status.OPEN, Status.IN_PROGRESS, Status.PENDING, Status.RESOLVED, Status.CLOSED}
+    ),
     Status.RESOLVED: frozenset({Status.OPEN, Status.IN_PROGRESS, Status.CLOSED}),
     Status.CLOSED: frozenset(),
 }

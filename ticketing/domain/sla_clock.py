@@ -105,8 +105,7 @@ class DueExplanation:
         lines = [_describe(period, zone, tz) for period in self.periods]
         if self.due is None:
             lines.append(
-                f"Clock stopped by an open pause: {_duration(self.counted)}"
-                f" of {_duration(self.target)} counted"
+                f"Clock stopped by an open pause: {_duration(self.counted)} of {_duration(self.target)} counted"
             )
         else:
             due = _stamp(self.due.astimezone(zone))
@@ -299,9 +298,7 @@ def _merge_pauses(pauses: Sequence[Pause]) -> list[Interval]:
     return merged
 
 
-def _split(
-    start: datetime, end: datetime, pauses: Sequence[Interval]
-) -> Iterator[tuple[datetime, datetime, bool]]:
+def _split(start: datetime, end: datetime, pauses: Sequence[Interval]) -> Iterator[tuple[datetime, datetime, bool]]:
     """Cut [start, end) into ``(from, to, paused)`` pieces; pauses sorted and disjoint."""
     cursor = start
     # Skip pauses that ended before this interval without rescanning them.

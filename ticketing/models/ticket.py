@@ -119,9 +119,7 @@ class Ticket(Base):
     interactions: Mapped[list[Interaction]] = relationship(
         back_populates="ticket", order_by="Interaction.created_at, Interaction.id", viewonly=True
     )
-    sla_pauses: Mapped[list[SlaPause]] = relationship(
-        cascade="all, delete-orphan", order_by="SlaPause.started_at"
-    )
+    sla_pauses: Mapped[list[SlaPause]] = relationship(cascade="all, delete-orphan", order_by="SlaPause.started_at")
     time_entries: Mapped[list[TimeEntry]] = relationship(back_populates="ticket", order_by="TimeEntry.work_date")
 
     @property

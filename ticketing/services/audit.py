@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,9 +23,16 @@ def _label(value: Any) -> str:
 
 
 def _plain(value: Any) -> Any:
+    """JSON-safe: enums by value, records as {id, name}, lists element-wise."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    return getattr(value, "value", value) if not isinstance(value, str | int | float | bool) else value
+    if isinstance(value, Enum):
+        return value.value
+    if hasattr(value, "id"):
+        return {"id": value.id, "name": str(value)}
+    return str(value)
 
 
 def touch(ticket: Ticket, now: datetime, *, customer_visible: bool) -> None:

@@ -22,16 +22,16 @@ def _parse_time(text: str) -> time:
 
 def working_calendar(calendar: BusinessCalendar | None) -> WorkingCalendar:
     if calendar is None or calendar.always_open:
-        return sla_clock.ALWAYS_OPEN if calendar is None else WorkingCalendar(
-            tz=calendar.timezone, hours={}, always_open=True
+        return (
+            sla_clock.ALWAYS_OPEN
+            if calendar is None
+            else WorkingCalendar(tz=calendar.timezone, hours={}, always_open=True)
         )
     hours = {
         int(day): tuple((_parse_time(start), _parse_time(end)) for start, end in intervals)
         for day, intervals in (calendar.hours or {}).items()
     }
-    return WorkingCalendar(
-        tz=calendar.timezone, hours=hours, holidays=frozenset(h.day for h in calendar.holidays)
-    )
+    return WorkingCalendar(tz=calendar.timezone, hours=hours, holidays=frozenset(h.day for h in calendar.holidays))
 
 
 def policy_for_tier(session: Session, tier: Tier | None) -> SlaPolicy | None:
@@ -50,9 +50,7 @@ def target_for(policy: SlaPolicy | None, priority: Priority) -> SlaTarget | None
 
 def _cycle_pauses(ticket: Ticket) -> list[Pause]:
     start = ticket.sla_started_at
-    return [
-        Pause(p.started_at, p.ended_at) for p in ticket.sla_pauses if start is None or p.started_at >= start
-    ]
+    return [Pause(p.started_at, p.ended_at) for p in ticket.sla_pauses if start is None or p.started_at >= start]
 
 
 def _calendar_of(ticket: Ticket) -> WorkingCalendar:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -24,8 +25,8 @@ class SweepResult:
     warned: list[int]
 
 
-def _stamp(session: Session, column: sa.orm.InstrumentedAttribute[datetime | None], value: sa.ColumnElement[
-        datetime] | datetime, *conditions: sa.ColumnElement[bool]) -> list[int]:
+def _stamp(session: Session, column: Any, value: Any, *conditions: sa.ColumnElement[bool]) -> list[int]:
+    """UPDATE ticket SET column = value WHERE conditions RETURNING id: the ids this run stamped."""
     stmt = (
         sa.update(Ticket)
         .where(*conditions)
@@ -42,8 +43,13 @@ def _audit(session: Session, ticket_ids: list[int], text: str, kind: str, now: d
     session.execute(
         sa.insert(Interaction),
         [
-            {"ticket_id": tid, "type": InteractionType.SYSTEM, "body_text": text, "meta": {"sla": kind},
-             "created_at": now}
+            {
+                "ticket_id": tid,
+                "type": InteractionType.SYSTEM,
+                "body_text": text,
+                "meta": {"sla": kind},
+                "created_at": now,
+            }
             for tid in ticket_ids
         ],
     )
@@ -51,18 +57,31 @@ def _audit(session: Session, ticket_ids: list[int], text: str, kind: str, now: d
 
 def sweep(session: Session, *, now: datetime, warn_before: timedelta) -> SweepResult:
     resolution = _stamp(
-        session, Ticket.sla_breach_at, Ticket.due_date,
-        Ticket.resolved_at.is_(None), Ticket.sla_breach_at.is_(None), Ticket.due_date <= now,
+        session,
+        Ticket.sla_breach_at,
+        Ticket.due_date,
+        Ticket.resolved_at.is_(None),
+        Ticket.sla_breach_at.is_(None),
+        Ticket.due_date <= now,
     )
     first_response = _stamp(
-        session, Ticket.first_response_breach_at, Ticket.first_response_due,
-        Ticket.first_response_at.is_(None), Ticket.first_response_breach_at.is_(None),
-        Ticket.first_response_due <= now, Ticket.resolved_at.is_(None),
+        session,
+        Ticket.first_response_breach_at,
+        Ticket.first_response_due,
+        Ticket.first_response_at.is_(None),
+        Ticket.first_response_breach_at.is_(None),
+        Ticket.first_response_due <= now,
+        Ticket.resolved_at.is_(None),
     )
     warned = _stamp(
-        session, Ticket.sla_warning_at, now,
-        Ticket.resolved_at.is_(None), Ticket.sla_breach_at.is_(None), Ticket.sla_warning_at.is_(None),
-        Ticket.due_date <= now + warn_before, Ticket.due_date > now,
+        session,
+        Ticket.sla_warning_at,
+        now,
+        Ticket.resolved_at.is_(None),
+        Ticket.sla_breach_at.is_(None),
+        Ticket.sla_warning_at.is_(None),
+        Ticket.due_date <= now + warn_before,
+        Ticket.due_date > now,
     )
     _audit(session, resolution, "SLA breached: resolution target passed", "resolution", now)
     _audit(session, first_response, "SLA breached: first-response target passed", "first_response", now)

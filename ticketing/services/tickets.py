@@ -88,8 +88,15 @@ def create_ticket(
         )
         author = actor if actor is not None else contact
         add_interaction(
-            session, ticket, type=kind, actor=author, body_text=body, body_html=body_html, now=now,
-            reopen=False, **(interaction_fields or {}),
+            session,
+            ticket,
+            type=kind,
+            actor=author,
+            body_text=body,
+            body_html=body_html,
+            now=now,
+            reopen=False,
+            **(interaction_fields or {}),
         )
     return ticket
 
@@ -98,7 +105,11 @@ def change_status(
     session: Session, ticket: Ticket, new: Status, *, actor: Actor, now: datetime, by_customer: bool = False
 ) -> None:
     change = lifecycle.transition(
-        ticket.status, new, now=now, resolved_at=ticket.resolved_at, closed_at=ticket.closed_at,
+        ticket.status,
+        new,
+        now=now,
+        resolved_at=ticket.resolved_at,
+        closed_at=ticket.closed_at,
         by_customer=by_customer,
     )
     ticket.status = new
@@ -111,7 +122,14 @@ def change_status(
     elif change.pause_ends:
         sla.resume_clock(ticket, now)
     record_change(
-        session, ticket, field="status", old=change.old, new=new, actor=actor, now=now, customer_visible=True,
+        session,
+        ticket,
+        field="status",
+        old=change.old,
+        new=new,
+        actor=actor,
+        now=now,
+        customer_visible=True,
         event_type="ticket.status_changed",
     )
 
@@ -122,8 +140,7 @@ def set_priority(session: Session, ticket: Ticket, priority: Priority, *, actor:
     old, ticket.priority = ticket.priority, priority
     # A new priority means new targets from the same policy, counted from the same start.
     sla.apply_policy(session, ticket)
-    record_change(session, ticket, field="priority", old=old, new=priority, actor=actor, now=now,
-                  customer_visible=True)
+    record_change(session, ticket, field="priority", old=old, new=priority, actor=actor, now=now, customer_visible=True)
 
 
 def set_team(session: Session, ticket: Ticket, team: Team | None, *, actor: Actor, now: datetime) -> None:
@@ -133,14 +150,13 @@ def set_team(session: Session, ticket: Ticket, team: Team | None, *, actor: Acto
     record_change(session, ticket, field="team", old=old, new=team, actor=actor, now=now, customer_visible=False)
 
 
-def set_category(
-    session: Session, ticket: Ticket, category: Category | None, *, actor: Actor, now: datetime
-) -> None:
+def set_category(session: Session, ticket: Ticket, category: Category | None, *, actor: Actor, now: datetime) -> None:
     if category is ticket.category:
         return
     old, ticket.category = ticket.category, category
-    record_change(session, ticket, field="category", old=old, new=category, actor=actor, now=now,
-                  customer_visible=False)
+    record_change(
+        session, ticket, field="category", old=old, new=category, actor=actor, now=now, customer_visible=False
+    )
 
 
 def set_tags(session: Session, ticket: Ticket, tags: Iterable[str], *, actor: Actor, now: datetime) -> None:
@@ -168,8 +184,16 @@ def add_assignee(session: Session, ticket: Ticket, user: User, *, actor: Actor, 
         return
     old = [u.name for u in ticket.assignees]
     ticket.assignees.append(user)
-    record_change(session, ticket, field="assignees", old=old, new=[u.name for u in ticket.assignees],
-                  actor=actor, now=now, customer_visible=False)
+    record_change(
+        session,
+        ticket,
+        field="assignees",
+        old=old,
+        new=[u.name for u in ticket.assignees],
+        actor=actor,
+        now=now,
+        customer_visible=False,
+    )
 
 
 def remove_assignee(session: Session, ticket: Ticket, user: User, *, actor: Actor, now: datetime) -> None:
@@ -177,8 +201,16 @@ def remove_assignee(session: Session, ticket: Ticket, user: User, *, actor: Acto
         return
     old = [u.name for u in ticket.assignees]
     ticket.assignees.remove(user)
-    record_change(session, ticket, field="assignees", old=old, new=[u.name for u in ticket.assignees],
-                  actor=actor, now=now, customer_visible=False)
+    record_change(
+        session,
+        ticket,
+        field="assignees",
+        old=old,
+        new=[u.name for u in ticket.assignees],
+        actor=actor,
+        now=now,
+        customer_visible=False,
+    )
 
 
 def add_contact(session: Session, ticket: Ticket, contact: Contact, *, actor: Actor, now: datetime) -> None:
@@ -186,5 +218,13 @@ def add_contact(session: Session, ticket: Ticket, contact: Contact, *, actor: Ac
         return
     old = [c.email for c in ticket.contacts]
     ticket.contacts.append(contact)
-    record_change(session, ticket, field="contacts", old=old, new=[c.email for c in ticket.contacts],
-                  actor=actor, now=now, customer_visible=False)
+    record_change(
+        session,
+        ticket,
+        field="contacts",
+        old=old,
+        new=[c.email for c in ticket.contacts],
+        actor=actor,
+        now=now,
+        customer_visible=False,
+    )

@@ -14,18 +14,36 @@ MAX_MINUTES_PER_ENTRY = 24 * 60
 
 
 def log_time(
-    session: Session, ticket: Ticket, *, user: User, minutes: int, now: datetime, note: str = "",
+    session: Session,
+    ticket: Ticket,
+    *,
+    user: User,
+    minutes: int,
+    now: datetime,
+    note: str = "",
     work_date: date | None = None,
 ) -> TimeEntry:
     if not 0 < minutes <= MAX_MINUTES_PER_ENTRY:
         raise ValueError(f"minutes must be between 1 and {MAX_MINUTES_PER_ENTRY}")
     entry = TimeEntry(
-        ticket=ticket, user=user, minutes=minutes, note=note.strip(), work_date=work_date or now.date(),
+        ticket=ticket,
+        user=user,
+        minutes=minutes,
+        note=note.strip(),
+        work_date=work_date or now.date(),
         created_at=now,
     )
     session.add(entry)
-    record_change(session, ticket, field="time_logged", old=None, new=f"{minutes} min", actor=user, now=now,
-                  customer_visible=False)
+    record_change(
+        session,
+        ticket,
+        field="time_logged",
+        old=None,
+        new=f"{minutes} min",
+        actor=user,
+        now=now,
+        customer_visible=False,
+    )
     return entry
 
 
