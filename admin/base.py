@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from flask import redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.filters import FilterConverter
-from flask_admin.model import filters
+from flask_admin.model import filters, typefmt
 from flask_login import current_user
 from werkzeug.exceptions import Forbidden
 
@@ -52,8 +54,23 @@ class TicketingFilterConverter(FilterConverter):
         return self.conv_datetime(column, name, **kwargs)
 
 
+def _label(view: Any, value: Enum, name: str) -> str:
+    return str(getattr(value, "label", value.name))
+
+
+def _when(view: Any, value: datetime, name: str) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+# Enum labels ("In Progress", not IN_PROGRESS) and minute-precision times in lists and detail pages.
+TYPE_FORMATTERS = {Enum: _label, datetime: _when, **typefmt.BASE_FORMATTERS}
+DETAIL_TYPE_FORMATTERS = {Enum: _label, datetime: _when, **typefmt.DETAIL_FORMATTERS}
+
+
 class StaffModelView(GatedMixin, ModelView):
     page_size = 50
+    column_type_formatters = TYPE_FORMATTERS
+    column_type_formatters_detail = DETAIL_TYPE_FORMATTERS
     filter_converter = TicketingFilterConverter()
     can_view_details = True
 

@@ -35,6 +35,11 @@ from ticketing.models import (
 from ticketing.services import tickets as ticket_service
 
 
+def enum_label(view: Any, context: Any, model: Any, name: str) -> str:
+    value = getattr(model, name)
+    return "" if value is None else str(getattr(value, "label", value))
+
+
 class TicketView(StaffModelView):
     # Tickets change through the services only (SYSTEM interaction + event per change).
     can_create = False
@@ -54,6 +59,8 @@ class TicketView(StaffModelView):
         "sla_breach_at",
     ]
     column_details_exclude_list = ["form_data"]
+    column_formatters = {"status": enum_label, "priority": enum_label, "source": enum_label}
+    column_formatters_detail = column_formatters
 
     def _set_status(self, ids: list[str], status: Status) -> None:
         now, moved = utcnow(), 0

@@ -274,12 +274,14 @@ def _play_ticket(
     team_name = rng.choice(list(teams))
     subject_template, tag = rng.choice(SUBJECTS[team_name])
     created = now - timedelta(days=rng.uniform(0.05, 60), minutes=rng.randint(0, 600))
+    source = rng.choice([Source.EMAIL, Source.EMAIL, Source.PORTAL, Source.WEB])
     clock = created
     ticket = tickets.create_ticket(
         session,
         subject=subject_template.format(n=40000 + n, month=created.strftime("%B")),
         body=rng.choice(CUSTOMER_BODIES),
-        source=rng.choice([Source.EMAIL, Source.EMAIL, Source.PORTAL, Source.WEB]),
+        source=source,
+        sender_email=contact.email if source == Source.EMAIL else None,
         now=created,
         actor=contact,
         contact=contact,
