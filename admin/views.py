@@ -21,9 +21,12 @@ from ticketing.models import (
     Customer,
     CustomerDomain,
     Holiday,
+    InboundMessage,
     Interaction,
+    Mailbox,
     Milestone,
     OnboardingPlan,
+    OutboundMessage,
     SlaPolicy,
     SlaTarget,
     Team,
@@ -92,6 +95,59 @@ class InteractionView(StaffModelView):
     column_formatters = {"body_text": lambda v, c, m, n: (m.body_text or "")[:120]}
 
 
+class InboundMessageView(AdminOnlyModelView):
+    """Every stored email with what processing decided; failed ones can be re-processed after a fix."""
+
+    can_create = False
+    can_edit = False
+    can_delete = False
+    column_list = ["id", "received_at", "source", "from_address", "subject", "status", "outcome", "ticket_id",
+                   "attempts", "error"]  # fmt: skip
+    column_filters = ["status", "source", "received_at"]
+    column_searchable_list = ["from_address", "subject", "message_key"]
+    column_default_sort = ("received_at", True)
+    column_details_exclude_list = ["raw"]
+    column_formatters = {"status": enum_label, "error": lambda v, c, m, n: (m.error or "")[:160]}
+
+    @action("reprocess", "Re-process", "Process the selected failed messages again?")
+    def action_reprocess(self, ids: list[str]) -> None:
+        from ticketing.services import mail_inbound
+
+        queued = sum(mail_inbound.retry_failed(db.session, int(i)) for i in ids)
+        db.session.commit()
+        flash(f"{queued} message(s) queued for processing (only failed ones can be re-processed).", "success")
+
+
+class OutboundMessageView(AdminOnlyModelView):
+    can_create = False
+    can_edit = False
+    can_delete = False
+    column_list = ["id", "created_at", "kind", "to_address", "subject", "status", "attempts", "sent_at", "last_error"]
+    column_filters = ["status", "kind", "created_at"]
+    column_searchable_list = ["to_address", "subject", "message_id"]
+    column_default_sort = ("created_at", True)
+    column_formatters = {"status": enum_label, "kind": enum_label}
+
+
+class MailboxView(AdminOnlyModelView):
+    column_list = ["name", "address", "imap_host", "imap_security", "team", "active", "last_polled_at", "last_error"]
+    form_columns = ["name", "address", "imap_host", "imap_port", "imap_security", "imap_username", "imap_password",
+                    "imap_folder", "processed_folder", "team", "active"]  # fmt: skip
+    column_exclude_list = ["imap_password"]
+    column_details_exclude_list = ["imap_password"]
+    form_extra_fields = {"imap_password": PasswordField("IMAP password")}
+
+    def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
+        model.address = model.address.strip().lower()
+        if not form.imap_password.data and not is_created:
+            # An empty password field means "keep the stored one" (it is never sent back to the browser).
+            from sqlalchemy import inspect
+
+            history = inspect(model).attrs.imap_password.history
+            if history.deleted:
+                model.imap_password = history.deleted[0]
+
+
 class CustomerView(StaffModelView):
     column_list = ["name", "tier", "domains", "created_at"]
     column_searchable_list = ["name"]
@@ -155,5 +211,14 @@ def add_views(admin: Any) -> None:
     admin.add_view(UserView(User, session, name="Staff", category="Configuration"))
     admin.add_view(AdminOnlyModelView(Team, session, name="Teams", category="Configuration"))
     admin.add_view(AdminOnlyModelView(Category, session, name="Categories", category="Configuration"))
+    admin.add_view(MailboxView(Mailbox, session, name="Mailboxes", category="Email"))
+    admin.add_view(
+        InboundMessageView(InboundMessage, session, name="Inbound email", category="Email", endpoint="inbound_email")
+    )
+    admin.add_view(
+        OutboundMessageView(
+            OutboundMessage, session, name="Outbound email", category="Email", endpoint="outbound_email"
+        )
+    )
     admin.add_view(SlaPolicyView(SlaPolicy, session, name="SLA policies", category="Configuration"))
     admin.add_view(CalendarView(BusinessCalendar, session, name="Business calendars", category="Configuration"))

@@ -32,10 +32,14 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from ticketing import auth, health
+    from ticketing import auth, health, notifications
+    from ticketing.mail import intake
 
     auth.init_app(app)
     health.init_app(app)
+    notifications.init_app()
+    app.register_blueprint(intake.bp)
+    csrf.exempt(intake.bp)  # authenticated by an HMAC of the body, not a browser session
 
     from portal import bp as portal_bp
 

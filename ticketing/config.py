@@ -30,7 +30,16 @@ class Config:
     # Rate-limit counters live in Redis so that every web process shares them.
     RATELIMIT_STORAGE_URI: str = field(default_factory=lambda: _env("RATELIMIT_STORAGE_URI", ""))
     SMTP_URL: str = field(default_factory=lambda: _env("SMTP_URL", ""))
+    # The support address customers write to; replies come from it (plus-addressed Reply-To for threading).
     MAIL_FROM: str = field(default_factory=lambda: _env("MAIL_FROM", "support@bluehill.test"))
+    PRODUCT_NAME: str = field(default_factory=lambda: _env("PRODUCT_NAME", "Bluehill Support"))
+    # Shared secret of the HTTP raw-MIME intake (HMAC-SHA256 of the body); intake is refused while unset.
+    INBOUND_SECRET: str = field(default_factory=lambda: _env("INBOUND_SECRET", ""))
+    INBOUND_MAX_BYTES: int = field(default_factory=lambda: _env_int("INBOUND_MAX_BYTES", 40 * 1024 * 1024))
+    ATTACHMENT_MAX_BYTES: int = field(default_factory=lambda: _env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
+    ATTACHMENT_MAX_COUNT: int = field(default_factory=lambda: _env_int("ATTACHMENT_MAX_COUNT", 20))
+    ACK_LIMIT_PER_HOUR: int = field(default_factory=lambda: _env_int("ACK_LIMIT_PER_HOUR", 5))
+    IMAP_POLL_SECONDS: int = field(default_factory=lambda: _env_int("IMAP_POLL_SECONDS", 60))
     BASE_URL: str = field(default_factory=lambda: _env("BASE_URL", "http://127.0.0.1:8000"))
     ATTACHMENT_DIR: str = field(
         default_factory=lambda: _env("ATTACHMENT_DIR", str(PROJECT_ROOT / "var" / "attachments"))

@@ -30,6 +30,7 @@ EVENT_TYPES = (
 
 domain_event = Namespace().signal("domain-event")
 _PENDING = "ticketing_pending_events"
+_JOBS = "ticketing_pending_jobs"
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,39 @@ def pending(session: Session) -> list[DomainEvent]:
     return list(session.info.get(_PENDING, ()))
 
 
+def defer_job(session: Session, func_path: str, *args: Any) -> None:
+    """Enqueue an RQ job once this transaction commits, so a worker never reads an unsaved row.
+
+    Services name the job by dotted path (they sit below jobs.py and never import it). If Redis is down at
+    commit time the work is not lost: the rows stay queued/received and the recovery sweep re-enqueues them.
+    """
+    session.info.setdefault(_JOBS, []).append((func_path, args))
+
+
+def _enqueue(jobs: list[tuple[str, tuple[Any, ...]]]) -> None:
+    from flask import has_app_context
+
+    if not jobs or not has_app_context():
+        return
+    from ticketing.extensions import queue
+
+    try:
+        q = queue()
+        for func_path, args in jobs:
+            q.enqueue(func_path, *args, **_retry_options())
+    except Exception:
+        log.exception("could not enqueue %d job(s); the recovery sweep will pick the work up", len(jobs))
+
+
+def _retry_options() -> dict[str, Any]:
+    from rq import Retry
+
+    return {"retry": Retry(max=3, interval=[10, 60, 300]), "job_timeout": 300}
+
+
 @sa.event.listens_for(Session, "after_commit")
 def _dispatch(session: Session) -> None:
+    _enqueue(session.info.pop(_JOBS, []))
     events = session.info.pop(_PENDING, [])
     for event in events:
         # A failing subscriber must not hide the event from the others; the data is already committed.
@@ -68,3 +100,4 @@ def _dispatch(session: Session) -> None:
 @sa.event.listens_for(Session, "after_rollback")
 def _drop(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_JOBS, None)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
+import sqlalchemy as sa
 from flask import current_app
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -11,6 +15,9 @@ from redis import Redis
 from rq import Queue
 
 from ticketing.models.base import Base
+from ticketing.services.attachments import AttachmentLimits
+from ticketing.services.mail_policy import MailPolicy
+from ticketing.storage import AttachmentStore
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
@@ -29,3 +36,26 @@ def redis_conn() -> Redis:
 
 def queue() -> Queue:
     return Queue(current_app.config["RQ_QUEUE"], connection=redis_conn())
+
+
+def attachment_store() -> AttachmentStore:
+    return AttachmentStore(current_app.config["ATTACHMENT_DIR"])
+
+
+def mail_policy() -> MailPolicy:
+    config = current_app.config
+    from ticketing.models import Mailbox
+
+    own = frozenset(a.lower() for a in db.session.scalars(sa.select(Mailbox.address)))
+    return MailPolicy(
+        support_address=config["MAIL_FROM"],
+        # A purpose-derived key: leaking a reply token never reveals the session secret.
+        token_secret=hmac.new(config["SECRET_KEY"].encode(), b"mail-token", hashlib.sha256).hexdigest(),
+        product_name=config["PRODUCT_NAME"],
+        portal_url=config["BASE_URL"],
+        own_addresses=own | {config["MAIL_FROM"].lower()},
+        ack_limit_per_hour=config["ACK_LIMIT_PER_HOUR"],
+        attachment_limits=AttachmentLimits(
+            max_bytes=config["ATTACHMENT_MAX_BYTES"], max_count=config["ATTACHMENT_MAX_COUNT"]
+        ),
+    )

@@ -8,11 +8,15 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import sqlalchemy as sa
 from flask import current_app
+from rq import Retry, get_current_job
 
-from ticketing.extensions import db
-from ticketing.models import utcnow
-from ticketing.services import sla_sweep
+from ticketing.domain.lifecycle import Status
+from ticketing.extensions import attachment_store, db, mail_policy, queue
+from ticketing.mail import smtp
+from ticketing.models import InboundMessage, InboundStatus, OutboundMessage, OutboundStatus, Ticket, utcnow
+from ticketing.services import mail_inbound, mail_outbound, sla_sweep
 
 log = logging.getLogger(__name__)
 
@@ -29,3 +33,93 @@ def run_sla_sweep() -> dict[str, int]:
     }
     log.info("SLA sweep: %s", counts)
     return counts
+
+
+def process_inbound(inbound_id: int) -> str | None:
+    """Thread one stored email onto its ticket. Exactly once: the row is locked and marked in one commit."""
+    try:
+        outcome = mail_inbound.process_inbound(
+            db.session, inbound_id, policy=mail_policy(), store=attachment_store(), now=utcnow()
+        )
+        db.session.commit()
+    except Exception as exc:
+        db.session.rollback()
+        job = get_current_job()
+        final = job is None or not job.retries_left
+        mail_inbound.record_failure(db.session, inbound_id, f"{type(exc).__name__}: {exc}", final=final)
+        db.session.commit()
+        raise
+    return outcome.text if outcome else None
+
+
+def send_outbound(outbound_id: int) -> str:
+    """Send one queued email over SMTP; a failure keeps it queued for the retry, with its error."""
+    outbound = db.session.scalar(sa.select(OutboundMessage).where(OutboundMessage.id == outbound_id).with_for_update())
+    if outbound is None or outbound.status != OutboundStatus.QUEUED:
+        return "nothing to send"
+    message = mail_outbound.build_email(outbound, product_name=current_app.config["PRODUCT_NAME"])
+    try:
+        smtp.send(current_app.config["SMTP_URL"], message)
+    except Exception as exc:
+        outbound.attempts += 1
+        outbound.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        job = get_current_job()
+        if job is None or not job.retries_left:
+            outbound.status = OutboundStatus.FAILED
+        db.session.commit()
+        raise
+    outbound.attempts += 1
+    outbound.status = OutboundStatus.SENT
+    outbound.sent_at = utcnow()
+    outbound.last_error = None
+    db.session.commit()
+    return f"sent to {outbound.to_address}"
+
+
+def notify_status(ticket_id: int, status: str) -> str | None:
+    """Customer notification for a status change (the resolved notice)."""
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None or status != Status.RESOLVED or ticket.status != Status.RESOLVED:
+        return None
+    queued = mail_outbound.queue_resolved_notice(db.session, ticket, policy=mail_policy(), now=utcnow())
+    db.session.commit()
+    return queued.message_id if queued else None
+
+
+def acknowledge_ticket(ticket_id: int) -> str | None:
+    """'We received your request' for tickets opened on the portal or a form (email ones are acknowledged
+    while processing, where auto-replies and lists are known)."""
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None:
+        return None
+    queued = mail_outbound.queue_acknowledgement(db.session, ticket, policy=mail_policy(), now=utcnow())
+    db.session.commit()
+    return queued.message_id if queued else None
+
+
+def recover_stuck_work(older_than_seconds: int = 120) -> dict[str, int]:
+    """Re-enqueue mail whose job was lost (Redis restarted, a worker killed mid-job, enqueue failed)."""
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    inbound = db.session.scalars(
+        sa.select(InboundMessage.id).where(
+            InboundMessage.status == InboundStatus.RECEIVED, InboundMessage.received_at < cutoff
+        )
+    ).all()
+    outbound = db.session.scalars(
+        sa.select(OutboundMessage.id).where(
+            OutboundMessage.status == OutboundStatus.QUEUED, OutboundMessage.created_at < cutoff
+        )
+    ).all()
+    q = queue()
+    for inbound_id in inbound:
+        q.enqueue(process_inbound, inbound_id, job_id=f"recover-inbound-{inbound_id}", retry=Retry(max=3, interval=60))
+    for outbound_id in outbound:
+        q.enqueue(send_outbound, outbound_id, job_id=f"recover-outbound-{outbound_id}", retry=Retry(max=3, interval=60))
+    return {"inbound": len(inbound), "outbound": len(outbound)}
+
+
+def poll_mailboxes() -> dict[str, int]:
+    """Fetch new mail from every active IMAP mailbox; a message is flagged only after its bytes are committed."""
+    from ticketing.mail import imap
+
+    return imap.poll_all(db.session)

@@ -3,6 +3,16 @@
 from ticketing.models.base import Base, UTCDateTime, utcnow
 from ticketing.models.customer import Contact, Customer, CustomerDomain, Milestone, OnboardingPlan
 from ticketing.models.interaction import Attachment, Interaction
+from ticketing.models.mail import (
+    ImapSecurity,
+    InboundMessage,
+    InboundStatus,
+    Mailbox,
+    MailThreadRef,
+    OutboundKind,
+    OutboundMessage,
+    OutboundStatus,
+)
 from ticketing.models.sla import BusinessCalendar, Holiday, SlaPolicy, SlaTarget
 from ticketing.models.staff import Team, User, team_members
 from ticketing.models.ticket import (
@@ -17,6 +27,14 @@ from ticketing.models.ticket import (
 
 __all__ = [
     "Attachment",
+    "ImapSecurity",
+    "InboundMessage",
+    "InboundStatus",
+    "Mailbox",
+    "MailThreadRef",
+    "OutboundKind",
+    "OutboundMessage",
+    "OutboundStatus",
     "Base",
     "BusinessCalendar",
     "Category",

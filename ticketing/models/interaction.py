@@ -40,6 +40,9 @@ class Interaction(Base):
     email_to: Mapped[str | None] = mapped_column(sa.Text)
     email_cc: Mapped[str | None] = mapped_column(sa.Text)
 
+    # The stored raw email this entry came from (unique: one message never makes two entries).
+    inbound_message_id: Mapped[int | None] = mapped_column(sa.ForeignKey("inbound_message.id"), unique=True)
+
     sms_status: Mapped[SmsStatus | None] = mapped_column(str_enum(SmsStatus))
     # Calls and meetings.
     duration_minutes: Mapped[int | None]

@@ -63,8 +63,13 @@ class Ticket(Base):
         sa.Index(
             "ix_ticket_first_response_due_open",
             "first_response_due",
-            postgresql_where=sa.text("first_response_at IS NULL AND first_response_breach_at IS NULL"),
-            sqlite_where=sa.text("first_response_at IS NULL AND first_response_breach_at IS NULL"),
+            # resolved_at too: a ticket closed without a reply must leave the index, or every sweep re-reads it.
+            postgresql_where=sa.text(
+                "first_response_at IS NULL AND first_response_breach_at IS NULL AND resolved_at IS NULL"
+            ),
+            sqlite_where=sa.text(
+                "first_response_at IS NULL AND first_response_breach_at IS NULL AND resolved_at IS NULL"
+            ),
         ),
     )
 

@@ -6,16 +6,18 @@ stamp each ticket once; the RETURNING ids tell which tickets this run stamped, a
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from ticketing import events
 from ticketing.domain.visibility import InteractionType
-from ticketing.models import Interaction, Ticket
+from ticketing.models import Interaction, Ticket, UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -37,22 +39,28 @@ def _stamp(session: Session, column: Any, value: Any, *conditions: sa.ColumnElem
     return list(session.scalars(stmt))
 
 
+def _id_set(session: Session, ticket_ids: list[int]) -> sa.ColumnElement[bool]:
+    """`ticket.id` in a list, as ONE bound parameter (an array / a JSON text), not thousands."""
+    if session.get_bind().dialect.name == "postgresql":
+        return Ticket.id == sa.any_(sa.literal(ticket_ids, ARRAY(sa.Integer)))
+    values: sa.Select[tuple[int]] = sa.select(sa.literal_column("value")).select_from(
+        sa.func.json_each(sa.literal(json.dumps(ticket_ids)))
+    )
+    return Ticket.id.in_(values)
+
+
 def _audit(session: Session, ticket_ids: list[int], text: str, kind: str, now: datetime) -> None:
+    """One INSERT ... SELECT writes the SYSTEM entry of every stamped ticket."""
     if not ticket_ids:
         return
-    session.execute(
-        sa.insert(Interaction),
-        [
-            {
-                "ticket_id": tid,
-                "type": InteractionType.SYSTEM,
-                "body_text": text,
-                "meta": {"sla": kind},
-                "created_at": now,
-            }
-            for tid in ticket_ids
-        ],
-    )
+    rows = sa.select(
+        Ticket.id,
+        sa.literal(InteractionType.SYSTEM.value),
+        sa.literal(text),
+        sa.literal({"sla": kind}, sa.JSON),
+        sa.literal(now, UTCDateTime()),
+    ).where(_id_set(session, ticket_ids))
+    session.execute(sa.insert(Interaction).from_select(["ticket_id", "type", "body_text", "meta", "created_at"], rows))
 
 
 def sweep(session: Session, *, now: datetime, warn_before: timedelta) -> SweepResult:

@@ -1,0 +1,218 @@
+"""The three inbound connectors (HTTP, IMAP, import command) and the SMTP sender, against real servers."""
+
+from __future__ import annotations
+
+import mailbox
+from email import message_from_bytes, policy
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from tests.mail.conftest import email, signature
+from ticketing import jobs
+from ticketing.domain.vocab import Tier
+from ticketing.mail import imap
+from ticketing.models import (
+    ImapSecurity,
+    InboundMessage,
+    InboundStatus,
+    Interaction,
+    Mailbox,
+    OutboundMessage,
+    OutboundStatus,
+    Ticket,
+)
+from ticketing.services import mail_outbound
+
+
+def inbound_count(db) -> int:
+    return db.scalar(sa.select(sa.func.count()).select_from(InboundMessage))
+
+
+# --- HTTP intake -------------------------------------------------------------------------------------------
+
+
+def test_http_intake_stores_once_and_answers_after_commit(client, db, redis_url) -> None:
+    raw = email(message_id="<http-1@client.example>")
+    headers = {"X-Bluehill-Signature": signature(raw), "Content-Type": "message/rfc822"}
+    first = client.post("/inbound/email", data=raw, headers=headers)
+    again = client.post("/inbound/email", data=raw, headers=headers)
+    assert first.status_code == 202 and first.json["duplicate"] is False
+    assert again.status_code == 200 and again.json == {"id": first.json["id"], "duplicate": True}
+    assert db.get(InboundMessage, first.json["id"]).raw == raw
+
+
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [(None, 401), ("sha256=" + "0" * 64, 401), ("garbage", 401)],
+    ids=["missing", "wrong", "garbage"],
+)
+def test_http_intake_refuses_bad_signatures(client, db, header, status) -> None:
+    raw = email()
+    response = client.post("/inbound/email", data=raw, headers={"X-Bluehill-Signature": header} if header else {})
+    assert response.status_code == status and "signature" in response.json["error"]
+    assert inbound_count(db) == 0
+
+
+def test_http_intake_refuses_oversized_and_unconfigured(client, db, app, monkeypatch) -> None:
+    monkeypatch.setitem(app.config, "INBOUND_MAX_BYTES", 1000)
+    big = email(body="x" * 5000)
+    assert client.post("/inbound/email", data=big, headers={"X-Bluehill-Signature": signature(big)}).status_code == 413
+    monkeypatch.setitem(app.config, "INBOUND_SECRET", "")
+    small = email()
+    assert (
+        client.post("/inbound/email", data=small, headers={"X-Bluehill-Signature": signature(small)}).status_code == 503
+    )
+    assert inbound_count(db) == 0
+
+
+# --- IMAP --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def imap_mailbox(db, dovecot, make):
+    team = make.team("Support")
+    box = Mailbox(name="Support", address="support@bluehill.test", imap_host="127.0.0.1", imap_port=dovecot.port,
+                  imap_security=ImapSecurity.NONE, imap_username=dovecot.user, imap_password=dovecot.password,
+                  team=team)  # fmt: skip
+    db.add(box)
+    db.commit()
+    return box
+
+
+def test_imap_poll_stores_then_flags_and_routes_to_the_mailbox_team(db, dovecot, imap_mailbox, now) -> None:
+    for n in range(3):
+        dovecot.deliver(email(subject=f"Question {n}"))
+    assert dovecot.unseen() == 3
+    assert imap.poll_all(db) == {"support@bluehill.test": 3}
+    assert dovecot.unseen() == 0 and inbound_count(db) == 3
+    for row in db.scalars(sa.select(InboundMessage)).all():
+        jobs.process_inbound(row.id)
+    teams = {t.assigned_team.name for t in db.scalars(sa.select(Ticket))}
+    assert teams == {"Support"}
+    assert imap.poll_all(db) == {"support@bluehill.test": 0}
+
+
+def test_database_down_during_poll_marks_nothing_and_loses_nothing(
+    db, dovecot, imap_mailbox, fresh_database_url
+) -> None:
+    dovecot.deliver(email(subject="While the database is down"))
+    broken = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
+    with Session(broken) as down:
+        with pytest.raises(sa.exc.OperationalError):
+            imap.poll(down, db.get(Mailbox, imap_mailbox.id))
+    assert dovecot.unseen() == 1 and inbound_count(db) == 0
+    assert imap.poll_all(db) == {"support@bluehill.test": 1}
+    assert dovecot.unseen() == 0 and inbound_count(db) == 1
+
+
+def test_a_broken_mailbox_is_reported_and_does_not_stop_others(db, imap_mailbox) -> None:
+    db.add(Mailbox(name="Broken", address="broken@bluehill.test", imap_host="127.0.0.1", imap_port=1,
+                   imap_security=ImapSecurity.NONE, imap_username="x", imap_password="y"))  # fmt: skip
+    db.commit()
+    results = imap.poll_all(db)
+    assert results["broken@bluehill.test"] == -1 and results["support@bluehill.test"] == 0
+    assert db.scalar(sa.select(Mailbox).where(Mailbox.name == "Broken")).last_error
+
+
+# --- duplicates through two connectors ----------------------------------------------------------------------
+
+
+def test_same_message_through_imap_and_http_is_one_ticket(client, db, dovecot, imap_mailbox) -> None:
+    raw = email(message_id="<twice@client.example>")
+    dovecot.deliver(raw)
+    imap.poll_all(db)
+    response = client.post("/inbound/email", data=raw, headers={"X-Bluehill-Signature": signature(raw)})
+    assert response.status_code == 200 and response.json["duplicate"] is True
+    row = db.scalar(sa.select(InboundMessage))
+    jobs.process_inbound(row.id)
+    jobs.process_inbound(row.id)
+    assert db.scalar(sa.select(sa.func.count()).select_from(Ticket)) == 1
+    assert (
+        db.scalar(
+            sa.select(sa.func.count()).select_from(Interaction).where(Interaction.inbound_message_id.is_not(None))
+        )
+        == 1
+    )
+
+
+# --- import command ----------------------------------------------------------------------------------------
+
+
+def test_ingest_command_reads_maildir_mbox_and_eml(app, db, tmp_path) -> None:
+    maildir = mailbox.Maildir(tmp_path / "Maildir", create=True)
+    maildir.add(email(subject="From maildir", message_id="<m1@c.example>"))
+    mbox = mailbox.mbox(tmp_path / "archive.mbox")
+    mbox.add(email(subject="From mbox 1", message_id="<b1@c.example>"))
+    mbox.add(email(subject="From mbox 2", message_id="<b2@c.example>"))
+    mbox.flush()
+    (tmp_path / "emls").mkdir()
+    (tmp_path / "emls" / "one.eml").write_bytes(email(subject="From eml", message_id="<e1@c.example>"))
+    (tmp_path / "emls" / "dup.eml").write_bytes(email(subject="From maildir", message_id="<m1@c.example>"))
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["ingest", "--now", str(tmp_path / "Maildir"), str(tmp_path / "archive.mbox"),
+                                 str(tmp_path / "emls")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "stored: 4, duplicate: 1, processed: 4, failed: 0" in result.output
+    subjects = set(db.scalars(sa.select(Ticket.subject)))
+    assert subjects == {"From maildir", "From mbox 1", "From mbox 2", "From eml"}
+
+
+# --- outbound over SMTP ------------------------------------------------------------------------------------
+
+
+def test_agent_reply_is_sent_with_thread_headers_and_no_injection(db, make, smtp_sink, now) -> None:
+    from ticketing.extensions import mail_policy
+
+    agent = make.user(name="Priya")
+    customer = make.customer(tier=Tier.STANDARD, domains=("acme.example",))
+    ticket = make.ticket(now=now, contact=make.contact(customer, email="jane@acme.example"),
+                         subject="Hello\r\nBcc: victim@evil.example")  # fmt: skip
+    ticket.email_thread_id = "root-1@client.example"
+    entry = mail_outbound.reply_to_customer(
+        db, ticket, agent=agent, body="**Fixed** now", policy=mail_policy(), now=now
+    )
+    db.commit()
+    outbound = db.scalar(sa.select(OutboundMessage).where(OutboundMessage.interaction_id == entry.id))
+    assert jobs.send_outbound(outbound.id) == "sent to jane@acme.example"
+    assert jobs.send_outbound(outbound.id) == "nothing to send"  # idempotent
+    assert len(smtp_sink.messages) == 1
+    _, rcpts, raw = smtp_sink.messages[0]
+    sent = message_from_bytes(raw, policy=policy.default)
+    assert rcpts == ["jane@acme.example"] and "Bcc" not in sent and "victim" not in str(sent["To"])
+    assert sent["Message-ID"] == f"<{entry.message_id}>" and "root-1@client.example" in sent["References"]
+    assert sent["Subject"].startswith(f"[#{ticket.id}]") and "\n" not in sent["Subject"]
+    assert sent["Reply-To"].startswith("support+t") and sent["Auto-Submitted"] is None
+    assert "<strong>Fixed</strong>" in sent.get_body(("html",)).get_content()
+    assert db.get(Ticket, ticket.id).first_response_at == now
+
+
+def test_smtp_failure_keeps_the_message_queued_with_its_error(db, make, app, monkeypatch, now) -> None:
+    from ticketing.extensions import mail_policy
+
+    monkeypatch.setitem(app.config, "SMTP_URL", "smtp://127.0.0.1:1")
+    ticket = make.ticket(now=now)
+    outbound = mail_outbound.queue_acknowledgement(db, ticket, policy=mail_policy(), now=now)
+    db.commit()
+    with pytest.raises(OSError):
+        jobs.send_outbound(outbound.id)
+    db.expire_all()
+    again = db.get(OutboundMessage, outbound.id)
+    assert again.status == OutboundStatus.FAILED and again.attempts == 1 and "Connection" in again.last_error
+
+
+def test_recover_stuck_work_requeues_lost_jobs(db, make, redis_url, now) -> None:
+    from redis import Redis
+    from rq import Queue
+
+    ticket = make.ticket(now=now)
+    db.add(InboundMessage(message_key="lost@x", raw=b"x", size=1, source="imap", received_at=now))
+    from ticketing.extensions import mail_policy
+
+    mail_outbound.queue_acknowledgement(db, ticket, policy=mail_policy(), now=now)
+    db.commit()
+    Redis.from_url(redis_url).flushdb()  # the enqueued jobs are gone, as after a Redis restart
+    assert jobs.recover_stuck_work(older_than_seconds=0) == {"inbound": 1, "outbound": 1}
+    assert Queue("default", connection=Redis.from_url(redis_url)).count == 2
+    assert db.scalar(sa.select(InboundMessage)).status == InboundStatus.RECEIVED

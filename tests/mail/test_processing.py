@@ -1,0 +1,308 @@
+"""Processing stored email: threading in order, sender checks, status rules, loops, content safety."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tests.mail.conftest import email
+from ticketing import jobs
+from ticketing.domain import mail_tokens
+from ticketing.domain.lifecycle import Status
+from ticketing.domain.visibility import InteractionType
+from ticketing.domain.vocab import Tier
+from ticketing.extensions import mail_policy
+from ticketing.models import (
+    Attachment,
+    InboundMessage,
+    InboundStatus,
+    Interaction,
+    OutboundKind,
+    OutboundMessage,
+    OutboundStatus,
+    Ticket,
+)
+from ticketing.services import mail_inbound, tickets
+
+
+@pytest.fixture
+def ingest(db, now):
+    def run(raw: bytes) -> InboundMessage:
+        row, _ = mail_inbound.store_raw(db, raw, source="import", now=now, enqueue=False)
+        db.commit()
+        jobs.process_inbound(row.id)
+        db.expire_all()
+        return db.get(InboundMessage, row.id)
+
+    return run
+
+
+@pytest.fixture
+def acme(make):
+    return make.customer("Acme", tier=Tier.PREMIUM, domains=("acme.example",))
+
+
+def ticket_count(db) -> int:
+    return db.scalar(sa.select(sa.func.count()).select_from(Ticket))
+
+
+def entries(db, ticket_id: int, kind: InteractionType | None = None) -> list[Interaction]:
+    query = sa.select(Interaction).where(Interaction.ticket_id == ticket_id).order_by(Interaction.id)
+    if kind is not None:
+        query = query.where(Interaction.type == kind)
+    return list(db.scalars(query))
+
+
+def ack_of(db, ticket_id: int) -> OutboundMessage:
+    return db.scalar(
+        sa.select(OutboundMessage).where(
+            OutboundMessage.ticket_id == ticket_id, OutboundMessage.kind == OutboundKind.RECEIVED
+        )
+    )
+
+
+def test_new_email_opens_an_enriched_ticket_and_acknowledges(db, ingest, acme) -> None:
+    row = ingest(email(sender="Jane Roe <Jane@Acme.example>", cc="boss@acme.example"))
+    assert row.status == InboundStatus.PROCESSED and row.outcome == "new ticket"
+    ticket = db.get(Ticket, row.ticket_id)
+    assert ticket.subject == "Export is broken" and ticket.source.value == "email"
+    assert ticket.customer.name == "Acme" and ticket.primary_contact.email == "jane@acme.example"
+    assert ticket.primary_contact.name == "Jane Roe"
+    first = entries(db, ticket.id, InteractionType.EMAIL_INBOUND)[0]
+    assert first.body_text.startswith("Hi, the CSV export fails") and first.inbound_message_id == row.id
+    ack = ack_of(db, ticket.id)
+    assert ack.to_address == "jane@acme.example" and ack.auto_generated
+    assert f"[#{ticket.id}]" in ack.subject and ack.in_reply_to == first.message_id
+
+
+@pytest.mark.parametrize("how", ["in_reply_to", "references_only", "subject_token", "plus_address"])
+def test_replies_thread_by_each_header_and_token(db, ingest, acme, how) -> None:
+    first = ingest(email(sender="jane@acme.example"))
+    ticket_id = first.ticket_id
+    ack = ack_of(db, ticket_id)
+    kwargs: dict = {"sender": "jane@acme.example", "subject": "Re: Export is broken", "body": "More details"}
+    if how == "in_reply_to":
+        kwargs["in_reply_to"] = f"<{ack.message_id}>"
+    elif how == "references_only":
+        kwargs["references"] = f"<unrelated@x.example> <{ack.message_id}>"
+    elif how == "subject_token":
+        kwargs["subject"] = f"Re: [#{ticket_id}] Export is broken"
+    else:
+        kwargs["to"] = ack.reply_to
+    reply = ingest(email(**kwargs))
+    assert reply.ticket_id == ticket_id, reply.outcome
+    assert ticket_count(db) == 1
+    assert len(entries(db, ticket_id, InteractionType.EMAIL_INBOUND)) == 2
+
+
+def test_colleague_of_the_same_customer_may_reply(db, ingest, acme) -> None:
+    first = ingest(email(sender="jane@acme.example"))
+    reply = ingest(email(sender="bob@acme.example", subject=f"Re: [#{first.ticket_id}] Export"))
+    assert reply.ticket_id == first.ticket_id
+
+
+@pytest.mark.parametrize("forgery", ["subject_token", "in_reply_to", "forged_plus_signature"])
+def test_outsiders_cannot_write_into_a_ticket(db, ingest, acme, forgery) -> None:
+    first = ingest(email(sender="jane@acme.example"))
+    ticket_id = first.ticket_id
+    ack = ack_of(db, ticket_id)
+    kwargs: dict = {"sender": "mallory@evil.example", "subject": "Re: hello", "body": "pay here"}
+    if forgery == "subject_token":
+        kwargs["subject"] = f"Re: [#{ticket_id}] hello"
+    elif forgery == "in_reply_to":
+        kwargs["in_reply_to"] = f"<{ack.message_id}>"
+    else:
+        kwargs["to"] = f"support+t{ticket_id}-0000000000@bluehill.test"
+    row = ingest(email(**kwargs))
+    assert row.ticket_id != ticket_id
+    assert len(entries(db, ticket_id, InteractionType.EMAIL_INBOUND)) == 1
+    if forgery != "forged_plus_signature":  # a bad signature is simply not a token
+        note = entries(db, row.ticket_id, InteractionType.INTERNAL_NOTE)[0]
+        assert f"referenced ticket #{ticket_id}" in note.body_text
+
+
+def test_token_signature_is_checked() -> None:
+    address = mail_tokens.reply_address("support@bluehill.test", 42, "secret")
+    assert mail_tokens.ticket_from_address(address, "secret") == 42
+    assert mail_tokens.ticket_from_address(address, "other-secret") is None
+    assert mail_tokens.ticket_from_address(address.replace("t42", "t43"), "secret") is None
+
+
+def test_reply_reopens_resolved_and_waiting_tickets(db, ingest, acme, now) -> None:
+    first = ingest(email(sender="jane@acme.example"))
+    ticket = db.get(Ticket, first.ticket_id)
+    tickets.change_status(db, ticket, Status.RESOLVED, actor=None, now=now)
+    db.commit()
+    ingest(email(sender="jane@acme.example", subject=f"Re: [#{ticket.id}] x"))
+    assert db.get(Ticket, ticket.id).status == Status.OPEN
+    tickets.change_status(db, ticket, Status.WAITING_ON_CUSTOMER, actor=None, now=now)
+    db.commit()
+    ingest(email(sender="jane@acme.example", subject=f"Re: [#{ticket.id}] y"))
+    assert db.get(Ticket, ticket.id).status == Status.OPEN
+
+
+def test_reply_to_closed_ticket_opens_a_linked_one(db, ingest, acme, now) -> None:
+    first = ingest(email(sender="jane@acme.example"))
+    old = db.get(Ticket, first.ticket_id)
+    tickets.change_status(db, old, Status.CLOSED, actor=None, now=now)
+    db.commit()
+    row = ingest(email(sender="jane@acme.example", subject=f"Re: [#{old.id}] again"))
+    new = db.get(Ticket, row.ticket_id)
+    assert new.id != old.id and new.linked_ticket_id == old.id
+    assert db.get(Ticket, old.id).status == Status.CLOSED
+
+
+def test_merged_tickets_are_followed(db, ingest, acme) -> None:
+    first = ingest(email(sender="jane@acme.example"))
+    second = ingest(email(sender="jane@acme.example", subject="Another one"))
+    db.get(Ticket, first.ticket_id).merged_into_id = second.ticket_id
+    db.commit()
+    reply = ingest(email(sender="jane@acme.example", subject=f"Re: [#{first.ticket_id}] x"))
+    assert reply.ticket_id == second.ticket_id
+
+
+def test_known_cc_contacts_join_the_ticket(db, ingest, acme, make) -> None:
+    boss = make.contact(acme, email="boss@acme.example")
+    db.commit()
+    first = ingest(email(sender="jane@acme.example"))
+    ingest(email(sender="jane@acme.example", subject=f"Re: [#{first.ticket_id}]", cc="boss@acme.example"))
+    assert boss in db.get(Ticket, first.ticket_id).contacts
+
+
+def test_same_message_twice_is_one_entry(db, ingest, acme) -> None:
+    raw = email(sender="jane@acme.example", message_id="<same-1@client.example>")
+    a = ingest(raw)
+    b = ingest(raw)
+    assert a.id == b.id and ticket_count(db) == 1
+    assert db.scalar(sa.select(sa.func.count()).select_from(InboundMessage)) == 1
+
+
+def test_message_without_message_id_dedups_by_content(db, now) -> None:
+    raw = b"From: jane@acme.example\r\nSubject: no id\r\n\r\nbody\r\n"
+    first, created = mail_inbound.store_raw(db, raw, source="imap", now=now, enqueue=False)
+    again, created_again = mail_inbound.store_raw(
+        db, raw.replace(b"\r\n", b"\n"), source="import", now=now, enqueue=False
+    )
+    assert created and not created_again and first.id == again.id
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Auto-Submitted": "auto-replied"}, {"X-Autoreply": "yes"}, {"Precedence": "bulk"}, {"Precedence": "junk"}],
+    ids=["auto-submitted", "x-autoreply", "precedence-bulk", "precedence-junk"],
+)
+def test_auto_replies_never_open_reopen_or_get_answered(db, ingest, acme, now, headers) -> None:
+    first = ingest(email(sender="jane@acme.example"))
+    ticket = db.get(Ticket, first.ticket_id)
+    tickets.change_status(db, ticket, Status.RESOLVED, actor=None, now=now)
+    db.commit()
+    acks_before = db.scalar(sa.select(sa.func.count()).select_from(OutboundMessage))
+    on_ticket = ingest(email(sender="jane@acme.example", subject=f"Out of office: [#{ticket.id}]", headers=headers))
+    alone = ingest(email(sender="jane@acme.example", subject="Out of office", headers=headers))
+    assert on_ticket.ticket_id == ticket.id and db.get(Ticket, ticket.id).status == Status.RESOLVED
+    assert alone.status == InboundStatus.IGNORED and alone.ticket_id is None
+    assert ticket_count(db) == 1
+    assert db.scalar(sa.select(sa.func.count()).select_from(OutboundMessage)) == acks_before
+
+
+def test_mailing_list_mail_opens_a_ticket_without_acknowledgement(db, ingest, acme) -> None:
+    row = ingest(email(sender="jane@acme.example", headers={"List-Id": "<dev.acme.example>"}))
+    assert row.ticket_id is not None and ack_of(db, row.ticket_id) is None
+
+
+def test_our_own_mail_coming_back_is_ignored(db, ingest) -> None:
+    row = ingest(email(sender="Bluehill Support <support@bluehill.test>", subject="[#1] We received it"))
+    assert row.status == InboundStatus.IGNORED and ticket_count(db) == 0
+
+
+def test_acknowledgements_are_rate_limited_per_sender(db, ingest, acme) -> None:
+    for n in range(8):
+        ingest(email(sender="loop@acme.example", subject=f"Ticket storm {n}"))
+    acks = db.scalar(
+        sa.select(sa.func.count()).select_from(OutboundMessage).where(OutboundMessage.to_address == "loop@acme.example")
+    )
+    assert ticket_count(db) == 8 and acks == mail_policy().ack_limit_per_hour
+
+
+def dsn(original_message_id: str, recipient: str) -> bytes:
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.acme.example>\r\n"
+        "To: support@bluehill.test\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        f"Message-ID: <dsn-{original_message_id}>\r\nAuto-Submitted: auto-replied\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.acme.example\r\n\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: <{original_message_id}>\r\nSubject: [#1] We received your request\r\n\r\n--B--\r\n"
+    ).encode()
+
+
+def test_bounce_is_linked_to_the_failed_outbound_message(db, ingest, acme) -> None:
+    first = ingest(email(sender="gone@acme.example"))
+    ack = ack_of(db, first.ticket_id)
+    row = ingest(dsn(ack.message_id, "gone@acme.example"))
+    assert row.status == InboundStatus.PROCESSED and row.outcome == f"bounce linked to outbound #{ack.id}"
+    db.refresh(ack)
+    assert ack.status == OutboundStatus.BOUNCED and "gone@acme.example" in ack.last_error
+    assert ticket_count(db) == 1
+    note = entries(db, first.ticket_id, InteractionType.SYSTEM)[-1]
+    assert "failed (bounce received)" in note.body_text
+    unknown = ingest(dsn("never-sent@bluehill.test", "x@acme.example"))
+    assert unknown.status == InboundStatus.IGNORED
+
+
+def test_hostile_html_is_never_stored_as_markup(db, ingest, acme) -> None:
+    html = '<p onclick="steal()">Hi</p><script>alert(1)</script><img src="http://track.example/p.gif">'
+    row = ingest(email(sender="jane@acme.example", body="Hi <script>alert(2)</script>", html=html))
+    entry = entries(db, row.ticket_id, InteractionType.EMAIL_INBOUND)[0]
+    assert "<script" not in entry.body_html and "onclick" not in entry.body_html
+    assert "track.example" not in entry.body_html
+    assert "&lt;script&gt;" in entry.body_html
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00\xff\xfe garbage",
+        b"Subject: =?x-unknown?Q?abc?=\r\nFrom: =?utf-8?B?!!!?= <a@acme.example>\r\n\r\n\xff",
+        b'From: jane@acme.example\r\nContent-Type: multipart/mixed; boundary="X"\r\n\r\n--X\r\nbroken',
+    ],
+    ids=["empty", "garbage", "broken-encodings", "unterminated-multipart"],
+)
+def test_broken_mime_is_handled_without_losing_the_message(db, ingest, acme, raw) -> None:
+    row = ingest(raw)
+    assert row.status in {InboundStatus.PROCESSED, InboundStatus.IGNORED}
+    assert row.raw == raw  # the original stays retrievable
+
+
+def test_attachments_are_limited_and_refusals_noted(db, ingest, acme, app, monkeypatch) -> None:
+    monkeypatch.setitem(app.config, "ATTACHMENT_MAX_BYTES", 1024)
+    row = ingest(email(sender="jane@acme.example", attachments=[
+        ("small.txt", "text/plain", b"ok"), ("big.bin", "application/octet-stream", b"x" * 5000),
+        ("run.exe", "application/octet-stream", b"MZ")]))  # fmt: skip
+    stored = db.scalars(sa.select(Attachment).where(Attachment.ticket_id == row.ticket_id)).all()
+    assert [a.filename for a in stored] == ["small.txt"]
+    note = entries(db, row.ticket_id, InteractionType.SYSTEM)[-1].body_text
+    assert "big.bin: larger than" in note and "run.exe: .exe files are not accepted" in note
+
+
+def test_failed_processing_is_kept_and_can_be_retried(db, acme, app, monkeypatch, tmp_path, now) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    monkeypatch.setitem(app.config, "ATTACHMENT_DIR", str(blocker))  # storage fails
+    raw = email(sender="jane@acme.example", attachments=[("a.txt", "text/plain", b"hello")])
+    row, _ = mail_inbound.store_raw(db, raw, source="import", now=now, enqueue=False)
+    db.commit()
+    with pytest.raises(OSError):
+        jobs.process_inbound(row.id)
+    db.expire_all()
+    failed = db.get(InboundMessage, row.id)
+    assert failed.status == InboundStatus.FAILED and "Error" in failed.error and ticket_count(db) == 0
+    monkeypatch.setitem(app.config, "ATTACHMENT_DIR", str(tmp_path / "attachments"))
+    assert mail_inbound.retry_failed(db, row.id)
+    db.commit()
+    jobs.process_inbound(row.id)
+    db.expire_all()
+    assert db.get(InboundMessage, row.id).status == InboundStatus.PROCESSED and ticket_count(db) == 1

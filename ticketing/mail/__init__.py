@@ -1,0 +1,1 @@
+"""Mail adapters: IMAP polling, SMTP sending, the HTTP raw-MIME intake. Transport only; the services decide."""

@@ -1,0 +1,316 @@
+"""Inbound email: store the raw bytes first (idempotent by Message-ID), then process them in a job.
+
+Processing threads the message onto its ticket (headers first, then signed tokens), enriches contacts,
+and recognises auto-replies, bounces and our own mail so none of them reopens, acknowledges or opens tickets.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from functools import lru_cache
+
+import sqlalchemy as sa
+from mailparser_reply import EmailReplyParser
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ticketing import events
+from ticketing.domain import mail_tokens
+from ticketing.domain.lifecycle import Status
+from ticketing.domain.mail_parse import ParsedEmail, normalise_message_id, parse_email, stable_fallback_id
+from ticketing.domain.visibility import InteractionType
+from ticketing.domain.vocab import Source
+from ticketing.models import (
+    Contact,
+    InboundMessage,
+    InboundStatus,
+    Interaction,
+    Mailbox,
+    MailThreadRef,
+    OutboundMessage,
+    OutboundStatus,
+    Ticket,
+)
+from ticketing.services import mail_outbound, tickets
+from ticketing.services.attachments import IncomingFile, store_attachments
+from ticketing.services.enrichment import find_contact, resolve_contact
+from ticketing.services.html import text_to_html
+from ticketing.services.interactions import add_interaction
+from ticketing.services.mail_policy import MailPolicy
+from ticketing.storage import AttachmentStore
+
+log = logging.getLogger(__name__)
+_HEADERS = BytesHeaderParser(policy=compat32)
+MAX_MERGE_HOPS = 20
+
+
+# --- step 1: store -------------------------------------------------------------------------------------------
+
+
+def message_key(raw: bytes) -> tuple[str, str | None, str | None]:
+    """The dedup key (Message-ID, else a stable hash), plus From and Subject for the admin list."""
+    headers = _HEADERS.parsebytes(raw[:262144])  # headers only: cheap, and a broken body can't stop the store
+    key = normalise_message_id(str(headers.get("Message-ID") or ""))
+    sender, subject = headers.get("From"), headers.get("Subject")
+    return (
+        key or stable_fallback_id(raw),
+        (str(sender)[:255] if sender else None),
+        (str(subject)[:300] if subject else None),
+    )
+
+
+def store_raw(
+    session: Session, raw: bytes, *, source: str, now: datetime, mailbox_id: int | None = None, enqueue: bool = True
+) -> tuple[InboundMessage, bool]:
+    """Store the raw message unless it is already stored; returns (row, created).
+
+    The processing job is enqueued after commit. The same message through any connector, any number of
+    times, is one row.
+    """
+    key, sender, subject = message_key(raw)
+    existing = session.scalar(sa.select(InboundMessage).where(InboundMessage.message_key == key))
+    if existing is not None:
+        return existing, False
+    row = InboundMessage(
+        message_key=key, raw=raw, size=len(raw), source=source, mailbox_id=mailbox_id, from_address=sender,
+        subject=subject, received_at=now,
+    )  # fmt: skip
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # another connector stored it a moment ago
+        return session.scalars(sa.select(InboundMessage).where(InboundMessage.message_key == key)).one(), False
+    if enqueue:
+        events.defer_job(session, "ticketing.jobs.process_inbound", row.id)
+    return row, True
+
+
+# --- step 2: process -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: InboundStatus
+    text: str
+    ticket_id: int | None = None
+
+
+@lru_cache(maxsize=4)
+def _reply_parser(languages: tuple[str, ...]) -> EmailReplyParser:
+    return EmailReplyParser(languages=list(languages))
+
+
+def visible_reply(text: str, policy: MailPolicy) -> str:
+    """The new part of a reply, without quoted history and signatures; the whole text when parsing fails."""
+    try:
+        stripped = _reply_parser(policy.reply_languages).parse_reply(text=text)
+    except Exception:  # a third-party parser must never lose a message
+        log.exception("reply stripping failed; keeping the full text")
+        return text.strip()
+    return (stripped or text).strip()
+
+
+def _follow_merges(session: Session, ticket: Ticket | None) -> Ticket | None:
+    for _ in range(MAX_MERGE_HOPS):
+        if ticket is None or ticket.merged_into_id is None:
+            return ticket
+        ticket = session.get(Ticket, ticket.merged_into_id)
+    return ticket
+
+
+def _by_headers(session: Session, parsed: ParsedEmail) -> Ticket | None:
+    # In-Reply-To is the most precise; then References, newest first.
+    ids = list(dict.fromkeys([*parsed.in_reply_to, *reversed(parsed.references)]))
+    if not ids:
+        return None
+    rows = session.execute(
+        sa.select(MailThreadRef.message_id, MailThreadRef.ticket_id).where(MailThreadRef.message_id.in_(ids))
+    )
+    refs = {message_id: ticket_id for message_id, ticket_id in rows}
+    for message_id in ids:
+        if message_id in refs:
+            return session.get(Ticket, refs[message_id])
+    return None
+
+
+def _by_tokens(session: Session, parsed: ParsedEmail, policy: MailPolicy) -> tuple[Ticket | None, str]:
+    for address in [*(a.email for a in parsed.to), *(a.email for a in parsed.cc), *parsed.delivered_to]:
+        ticket_id = mail_tokens.ticket_from_address(address, policy.token_secret)
+        if ticket_id is not None:
+            return session.get(Ticket, ticket_id), "reply address token"
+    ticket_id = mail_tokens.ticket_from_subject(parsed.subject)
+    if ticket_id is not None:
+        return session.get(Ticket, ticket_id), "subject token"
+    return None, ""
+
+
+def find_thread(session: Session, parsed: ParsedEmail, policy: MailPolicy) -> tuple[Ticket | None, str]:
+    ticket = _by_headers(session, parsed)
+    if ticket is not None:
+        return _follow_merges(session, ticket), "thread headers"
+    ticket, how = _by_tokens(session, parsed, policy)
+    return _follow_merges(session, ticket), how
+
+
+def belongs_to(contact: Contact, ticket: Ticket) -> bool:
+    return contact in ticket.contacts or (ticket.customer_id is not None and contact.customer_id == ticket.customer_id)
+
+
+def _remember_ids(session: Session, ticket: Ticket, message_id: str | None) -> None:
+    if message_id and session.get(MailThreadRef, message_id) is None:
+        session.add(MailThreadRef(message_id=message_id, ticket_id=ticket.id))
+
+
+def _files(parsed: ParsedEmail) -> list[IncomingFile]:
+    return [IncomingFile(a.filename, a.content_type, a.data, a.content_id, a.inline) for a in parsed.attachments]
+
+
+def _add_email(
+    session: Session, ticket: Ticket, parsed: ParsedEmail, inbound: InboundMessage, sender: Contact, *,
+    policy: MailPolicy, store: AttachmentStore, now: datetime, reopen: bool,
+) -> Interaction:  # fmt: skip
+    body = visible_reply(parsed.text, policy)
+    entry = add_interaction(
+        session, ticket, type=InteractionType.EMAIL_INBOUND, actor=sender, body_text=body,
+        body_html=text_to_html(body), now=now, reopen=reopen, message_id=parsed.message_id,
+        in_reply_to=parsed.in_reply_to[0] if parsed.in_reply_to else None,
+        references=" ".join(parsed.references) or None, email_subject=parsed.subject[:300],
+        email_from=sender.email, email_to=", ".join(a.email for a in parsed.to)[:2000] or None,
+        email_cc=", ".join(a.email for a in parsed.cc)[:2000] or None, inbound_message_id=inbound.id,
+    )  # fmt: skip
+    _, refused = store_attachments(
+        session, ticket, entry, _files(parsed), store=store, limits=policy.attachment_limits, now=now
+    )
+    if refused:
+        add_interaction(
+            session, ticket, type=InteractionType.SYSTEM, actor=None, now=now,
+            body_text="Attachments not stored: " + "; ".join(refused),
+        )  # fmt: skip
+    _remember_ids(session, ticket, parsed.message_id)
+    for address in parsed.cc:
+        known = find_contact(session, address.email) if address.email else None
+        if known is not None and belongs_to(known, ticket) and known not in ticket.contacts:
+            tickets.add_contact(session, ticket, known, actor=None, now=now)
+    return entry
+
+
+def _open_ticket(
+    session: Session, parsed: ParsedEmail, inbound: InboundMessage, sender: Contact, *, policy: MailPolicy,
+    store: AttachmentStore, now: datetime, linked: Ticket | None = None, note: str | None = None,
+) -> Ticket:  # fmt: skip
+    mailbox = session.get(Mailbox, inbound.mailbox_id) if inbound.mailbox_id else None
+    ticket = tickets.create_ticket(
+        session, subject=parsed.subject or "(no subject)", source=Source.EMAIL, now=now, actor=sender,
+        sender_email=sender.email, contact=sender, team=mailbox.team if mailbox else None,
+    )  # fmt: skip
+    ticket.email_thread_id = parsed.message_id
+    ticket.linked_ticket_id = linked.id if linked else None
+    _add_email(session, ticket, parsed, inbound, sender, policy=policy, store=store, now=now, reopen=False)
+    if note:
+        add_interaction(session, ticket, type=InteractionType.INTERNAL_NOTE, actor=None, body_text=note, now=now)
+    if not (parsed.suppress_autoresponse or parsed.is_list):
+        mail_outbound.queue_acknowledgement(session, ticket, policy=policy, now=now)
+    return ticket
+
+
+def _handle_bounce(session: Session, parsed: ParsedEmail, now: datetime) -> Outcome:
+    candidates = [i for i in [parsed.bounce_original_message_id, *parsed.in_reply_to] if i]
+    original = (
+        session.scalar(sa.select(OutboundMessage).where(OutboundMessage.message_id.in_(candidates)))
+        if candidates
+        else None
+    )
+    if original is None:
+        return Outcome(InboundStatus.IGNORED, "bounce for a message we did not send")
+    original.status = OutboundStatus.BOUNCED
+    recipients = ", ".join(parsed.bounce_recipients) or original.to_address
+    original.last_error = f"bounced: {recipients}"[:2000]
+    ticket = session.get_one(Ticket, original.ticket_id)
+    add_interaction(
+        session, ticket, type=InteractionType.SYSTEM, actor=None, now=now,
+        body_text=f"Delivery of “{original.subject}” to {recipients} failed (bounce received).",
+        meta={"bounce_of": original.id},
+    )  # fmt: skip
+    return Outcome(InboundStatus.PROCESSED, f"bounce linked to outbound #{original.id}", ticket.id)
+
+
+def decide(
+    session: Session, inbound: InboundMessage, parsed: ParsedEmail, *, policy: MailPolicy, store: AttachmentStore,
+    now: datetime,
+) -> Outcome:  # fmt: skip
+    if parsed.is_bounce:
+        return _handle_bounce(session, parsed, now)
+    if parsed.from_ is None or not parsed.from_.email or "@" not in parsed.from_.email:
+        return Outcome(InboundStatus.IGNORED, "no usable sender address")
+    if policy.is_own(parsed.from_.email):
+        return Outcome(InboundStatus.IGNORED, "our own mail came back")
+    sender = resolve_contact(session, parsed.from_.email, parsed.from_.name)
+    ticket, how = find_thread(session, parsed, policy)
+    matched = ticket is not None and belongs_to(sender, ticket)
+    if parsed.auto_submitted:
+        if ticket is None or not matched:
+            return Outcome(InboundStatus.IGNORED, "automatic message with no ticket of the sender")
+        _add_email(session, ticket, parsed, inbound, sender, policy=policy, store=store, now=now, reopen=False)
+        return Outcome(InboundStatus.PROCESSED, f"automatic reply appended ({how})", ticket.id)
+    if ticket is not None and not matched:
+        note = (
+            f"This email referenced ticket #{ticket.id} ({how}), but {sender.email} is not a contact of that "
+            "ticket or its customer, so it was opened as a new ticket."
+        )
+        new = _open_ticket(session, parsed, inbound, sender, policy=policy, store=store, now=now, note=note)
+        return Outcome(InboundStatus.PROCESSED, f"new ticket: sender not on #{ticket.id}", new.id)
+    if ticket is not None and ticket.status == Status.CLOSED:
+        note = f"Follow-up to closed ticket #{ticket.id}."
+        new = _open_ticket(session, parsed, inbound, sender, policy=policy, store=store, now=now, linked=ticket,
+                           note=note)  # fmt: skip
+        return Outcome(InboundStatus.PROCESSED, f"new ticket linked to closed #{ticket.id}", new.id)
+    if ticket is not None:
+        _add_email(session, ticket, parsed, inbound, sender, policy=policy, store=store, now=now, reopen=True)
+        return Outcome(InboundStatus.PROCESSED, f"appended ({how})", ticket.id)
+    new = _open_ticket(session, parsed, inbound, sender, policy=policy, store=store, now=now)
+    return Outcome(InboundStatus.PROCESSED, "new ticket", new.id)
+
+
+def process_inbound(
+    session: Session, inbound_id: int, *, policy: MailPolicy, store: AttachmentStore, now: datetime
+) -> Outcome | None:
+    """Process one stored message. Returns None when it was already processed (idempotent)."""
+    inbound = session.scalar(
+        sa.select(InboundMessage).where(InboundMessage.id == inbound_id).with_for_update()
+    )  # a second worker on the same message waits here, then sees it done
+    if inbound is None or inbound.status != InboundStatus.RECEIVED:
+        return None
+    parsed = parse_email(inbound.raw)
+    outcome = decide(session, inbound, parsed, policy=policy, store=store, now=now)
+    inbound.status = outcome.status
+    inbound.outcome = outcome.text[:200]
+    inbound.ticket_id = outcome.ticket_id
+    inbound.processed_at = now
+    inbound.error = None
+    inbound.attempts += 1
+    return outcome
+
+
+def record_failure(session: Session, inbound_id: int, error: str, *, final: bool) -> None:
+    """In a fresh transaction after a failed attempt: the raw message stays, with its error."""
+    inbound = session.get(InboundMessage, inbound_id)
+    if inbound is None or inbound.status != InboundStatus.RECEIVED:
+        return
+    inbound.attempts += 1
+    inbound.error = error[:4000]
+    if final:
+        inbound.status = InboundStatus.FAILED
+
+
+def retry_failed(session: Session, inbound_id: int) -> bool:
+    """An admin asks to re-process a failed message after a fix."""
+    inbound = session.get(InboundMessage, inbound_id)
+    if inbound is None or inbound.status != InboundStatus.FAILED:
+        return False
+    inbound.status = InboundStatus.RECEIVED
+    events.defer_job(session, "ticketing.jobs.process_inbound", inbound.id)
+    return True

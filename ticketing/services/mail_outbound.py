@@ -1,0 +1,185 @@
+"""Outbound email: agent replies and customer notifications, queued as rows and sent by a job.
+
+Each message gets its own unguessable Message-ID, the thread's In-Reply-To/References and a signed reply
+address, so the customer's client shows one conversation and replies thread back. Only customer-visible
+content ever goes into these emails.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ticketing import events
+from ticketing.domain import mail_tokens
+from ticketing.domain.visibility import InteractionType
+from ticketing.models import Interaction, MailThreadRef, OutboundKind, OutboundMessage, Ticket, User
+from ticketing.services.html import markdown_to_html
+from ticketing.services.interactions import add_interaction
+from ticketing.services.mail_policy import MailPolicy
+from ticketing.services.mail_render import render
+
+MAX_REFERENCES = 20
+
+
+def one_line(value: str, limit: int = 300) -> str:
+    """Header values built from customer input: no CR/LF (no header injection), bounded length."""
+    return " ".join(value.replace("\r", " ").replace("\n", " ").split())[:limit]
+
+
+def _thread_ids(session: Session, ticket: Ticket) -> list[str]:
+    """Message-IDs of the conversation, oldest first (root first), for References."""
+    rows = session.scalars(
+        sa.select(Interaction.message_id)
+        .where(Interaction.ticket_id == ticket.id, Interaction.message_id.is_not(None))
+        .order_by(Interaction.created_at, Interaction.id)
+    ).all()
+    ids = list(dict.fromkeys([*([ticket.email_thread_id] if ticket.email_thread_id else []), *filter(None, rows)]))
+    if len(ids) > MAX_REFERENCES:  # keep the root and the most recent ones
+        ids = [ids[0], *ids[-(MAX_REFERENCES - 1) :]]
+    return ids
+
+
+def _last_inbound_id(session: Session, ticket: Ticket) -> str | None:
+    return session.scalar(
+        sa.select(Interaction.message_id)
+        .where(
+            Interaction.ticket_id == ticket.id,
+            Interaction.type == InteractionType.EMAIL_INBOUND,
+            Interaction.message_id.is_not(None),
+        )
+        .order_by(Interaction.created_at.desc(), Interaction.id.desc())
+        .limit(1)
+    )
+
+
+def _recipients(ticket: Ticket) -> tuple[str | None, list[str]]:
+    primary = ticket.primary_contact.email if ticket.primary_contact else ticket.source_email
+    others = [c.email for c in ticket.contacts if c.email != primary]
+    return primary, others
+
+
+def _queue(
+    session: Session, ticket: Ticket, *, kind: OutboundKind, to: str, cc: list[str], body_text: str,
+    body_html: str | None, policy: MailPolicy, now: datetime, message_id: str | None = None,
+    interaction: Interaction | None = None,
+) -> OutboundMessage:  # fmt: skip
+    thread = _thread_ids(session, ticket)
+    message_id = message_id or mail_tokens.new_message_id(ticket.id, policy.message_domain)
+    outbound = OutboundMessage(
+        ticket_id=ticket.id, interaction_id=interaction.id if interaction else None, kind=kind, message_id=message_id,
+        in_reply_to=_last_inbound_id(session, ticket) or (thread[-1] if thread else None),
+        references=" ".join(f"<{i}>" for i in thread) or None, from_address=policy.support_address,
+        reply_to=mail_tokens.reply_address(policy.support_address, ticket.id, policy.token_secret), to_address=to,
+        cc=", ".join(cc) or None, subject=one_line(mail_tokens.subject_with_token(ticket.subject, ticket.id), 400),
+        body_text=body_text, body_html=body_html, auto_generated=kind != OutboundKind.REPLY, created_at=now,
+    )  # fmt: skip
+    session.add(outbound)
+    session.add(MailThreadRef(message_id=message_id, ticket_id=ticket.id, outbound=True))
+    session.flush()
+    events.defer_job(session, "ticketing.jobs.send_outbound", outbound.id)
+    return outbound
+
+
+def _context(ticket: Ticket, policy: MailPolicy) -> dict[str, object]:
+    contact = ticket.primary_contact
+    return {
+        "name": (contact.name if contact and contact.name else "there"),
+        "ticket_id": ticket.id,
+        "subject": ticket.subject,
+        "product_name": policy.product_name,
+        "portal_url": f"{policy.portal_url.rstrip('/')}/tickets/{ticket.id}" if policy.portal_url else "",
+    }
+
+
+def recent_acknowledgements(session: Session, address: str, now: datetime) -> int:
+    return (
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(OutboundMessage)
+            .where(
+                OutboundMessage.to_address == address,
+                OutboundMessage.kind == OutboundKind.RECEIVED,
+                OutboundMessage.created_at > now - timedelta(hours=1),
+            )
+        )
+        or 0
+    )
+
+
+def queue_acknowledgement(
+    session: Session, ticket: Ticket, *, policy: MailPolicy, now: datetime
+) -> OutboundMessage | None:
+    """'We received your request' — capped per sender per hour so a loop can't turn into a storm."""
+    to, _ = _recipients(ticket)
+    if not to or recent_acknowledgements(session, to, now) >= policy.ack_limit_per_hour:
+        return None
+    text, html = render("received", **_context(ticket, policy))
+    return _queue(session, ticket, kind=OutboundKind.RECEIVED, to=to, cc=[], body_text=text, body_html=html,
+                  policy=policy, now=now)  # fmt: skip
+
+
+def queue_resolved_notice(
+    session: Session, ticket: Ticket, *, policy: MailPolicy, now: datetime
+) -> OutboundMessage | None:
+    to, _ = _recipients(ticket)
+    if not to:
+        return None
+    text, html = render("resolved", **_context(ticket, policy))
+    return _queue(session, ticket, kind=OutboundKind.RESOLVED, to=to, cc=[], body_text=text, body_html=html,
+                  policy=policy, now=now)  # fmt: skip
+
+
+def reply_to_customer(
+    session: Session, ticket: Ticket, *, agent: User, body: str, policy: MailPolicy, now: datetime
+) -> Interaction:
+    """An agent's reply: an EMAIL_OUTBOUND on the timeline and an email to the ticket's contacts."""
+    to, cc = _recipients(ticket)
+    if not to:
+        raise ValueError("this ticket has no customer email address to reply to")
+    message_id = mail_tokens.new_message_id(ticket.id, policy.message_domain)
+    body_html = markdown_to_html(body)
+    entry = add_interaction(
+        session, ticket, type=InteractionType.EMAIL_OUTBOUND, actor=agent, body_text=body, body_html=body_html,
+        now=now, message_id=message_id, email_from=policy.support_address, email_to=to,
+        email_cc=", ".join(cc) or None, email_subject=mail_tokens.subject_with_token(ticket.subject, ticket.id),
+    )  # fmt: skip
+    context = {**_context(ticket, policy), "body_text": body, "body_html": body_html, "agent_name": agent.name}
+    text, html = render("reply", **context)
+    outbound = _queue(session, ticket, kind=OutboundKind.REPLY, to=to, cc=cc, body_text=text, body_html=html,
+                      policy=policy, now=now, message_id=message_id, interaction=entry)  # fmt: skip
+    entry.in_reply_to = outbound.in_reply_to
+    entry.references = outbound.references
+    return entry
+
+
+def build_email(outbound: OutboundMessage, *, product_name: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = Address(display_name=one_line(product_name, 100), addr_spec=outbound.from_address)
+    msg["To"] = outbound.to_address
+    if outbound.cc:
+        msg["Cc"] = outbound.cc
+    if outbound.reply_to:
+        msg["Reply-To"] = outbound.reply_to
+    msg["Subject"] = one_line(outbound.subject, 400)
+    msg["Message-ID"] = f"<{outbound.message_id}>"
+    msg["Date"] = format_datetime(outbound.created_at)
+    if outbound.in_reply_to:
+        msg["In-Reply-To"] = f"<{outbound.in_reply_to}>"
+    if outbound.references:
+        msg["References"] = outbound.references
+    if outbound.auto_generated:
+        # RFC 3834: automatic mail says so, and asks other robots not to answer it.
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Auto-Response-Suppress"] = "All"
+        msg["Precedence"] = "bulk"
+    msg["X-Bluehill-Ticket"] = str(outbound.ticket_id)
+    msg.set_content(outbound.body_text)
+    if outbound.body_html:
+        msg.add_alternative(outbound.body_html, subtype="html")
+    return msg
