@@ -7,6 +7,7 @@ demo data on first start, then web (gunicorn), RQ worker and the periodic schedu
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -71,6 +72,11 @@ def main() -> int:
         server = start_embedded_redis()
         env["REDIS_URL"] = f"redis://127.0.0.1:{server.port}/0"
         log(f"started embedded Redis (valkey) on 127.0.0.1:{server.port}")
+    if not env.get("SMTP_URL"):
+        # No mail server configured: customer emails land as .eml files to look at, instead of failing.
+        env["SMTP_URL"] = f"file://{ROOT / 'var' / 'outbox'}"
+        log(f"SMTP_URL not set: outgoing email is written to {ROOT / 'var' / 'outbox'}")
+    env.setdefault("INBOUND_SECRET", secrets.token_hex(16))
     bind = env.get("BIND") or "127.0.0.1:8000"
     env.setdefault("BASE_URL", f"http://{bind}")
     procs: list[subprocess.Popen[bytes]] = []

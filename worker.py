@@ -39,6 +39,10 @@ def run_cron() -> None:
     app = create_app()
     with app.app_context():
         scheduler = CronScheduler(connection=redis_conn())
+        queue_name = app.config["RQ_QUEUE"]
+        scheduler.register(jobs.poll_mailboxes, queue_name, interval=app.config["IMAP_POLL_SECONDS"], job_timeout=600)
+        # Mail whose job was lost (Redis restart, killed worker) is picked up again.
+        scheduler.register(jobs.recover_stuck_work, queue_name, interval=120, job_timeout=600)
         scheduler.register(
             jobs.run_sla_sweep, app.config["RQ_QUEUE"], interval=app.config["SLA_SWEEP_SECONDS"], job_timeout=600
         )

@@ -6,13 +6,14 @@ from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
-from admin import auth
+from admin import auth, mail_files
 from admin.base import StaffIndexView
 from admin.views import add_views
 
 
 def init_admin(app: Flask) -> Admin:
     app.register_blueprint(auth.bp)
+    app.register_blueprint(mail_files.bp)
     admin = Admin(
         app,
         name="Bluehill Agents",

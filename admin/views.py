@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import flash
+from flask import flash, url_for
 from flask_admin.actions import action
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
+from markupsafe import Markup
 from wtforms import PasswordField
 
 from admin.base import AdminOnlyModelView, StaffModelView
+from admin.mail_files import EmailOriginalView
 from ticketing.domain.lifecycle import Status, TransitionError
 from ticketing.extensions import db
 from ticketing.models import (
@@ -107,7 +109,13 @@ class InboundMessageView(AdminOnlyModelView):
     column_searchable_list = ["from_address", "subject", "message_key"]
     column_default_sort = ("received_at", True)
     column_details_exclude_list = ["raw"]
-    column_formatters = {"status": enum_label, "error": lambda v, c, m, n: (m.error or "")[:160]}
+    column_formatters = {
+        "status": enum_label,
+        "error": lambda v, c, m, n: (m.error or "")[:160],
+        "subject": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
+            url_for("email_original.view", inbound_id=m.id), m.subject or "(no subject)"
+        ),
+    }
 
     @action("reprocess", "Re-process", "Process the selected failed messages again?")
     def action_reprocess(self, ids: list[str]) -> None:
@@ -220,5 +228,6 @@ def add_views(admin: Any) -> None:
             OutboundMessage, session, name="Outbound email", category="Email", endpoint="outbound_email"
         )
     )
+    admin.add_view(EmailOriginalView(name="Email", endpoint="email_original", url="/admin/email"))
     admin.add_view(SlaPolicyView(SlaPolicy, session, name="SLA policies", category="Configuration"))
     admin.add_view(CalendarView(BusinessCalendar, session, name="Business calendars", category="Configuration"))

@@ -18,6 +18,9 @@ VIEWS = [
     ("/admin/slapolicy/", {"admin"}),
     ("/admin/businesscalendar/", {"admin"}),
     ("/admin/user/new/", {"admin"}),
+    ("/admin/mailbox/", {"admin"}),
+    ("/admin/inbound_email/", {"admin"}),
+    ("/admin/outbound_email/", {"admin"}),
 ]
 PASSWORD = "pw-for-tests-1"
 

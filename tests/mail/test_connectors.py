@@ -216,3 +216,41 @@ def test_recover_stuck_work_requeues_lost_jobs(db, make, redis_url, now) -> None
     assert jobs.recover_stuck_work(older_than_seconds=0) == {"inbound": 1, "outbound": 1}
     assert Queue("default", connection=Redis.from_url(redis_url)).count == 2
     assert db.scalar(sa.select(InboundMessage)).status == InboundStatus.RECEIVED
+
+
+# --- what agents see of stored mail -----------------------------------------------------------------------
+
+
+def test_agents_view_the_original_safely_and_customers_get_404(client, db, make, now) -> None:
+    from tests.conftest import login_staff
+    from ticketing.models import Attachment
+    from ticketing.services import mail_inbound
+
+    make.customer(domains=("acme.example",))
+    raw = email(sender="jane@acme.example", html='<p>See <img src="cid:logo1"></p><script>alert(1)</script>',
+                attachments=[("evil.html", "text/html", b"<script>alert(1)</script>")])  # fmt: skip
+    row, _ = mail_inbound.store_raw(db, raw, source="import", now=now, enqueue=False)
+    db.commit()
+    jobs.process_inbound(row.id)
+    attachment = db.scalar(sa.select(Attachment))
+    for url in (f"/agent/email/{row.id}.eml", f"/agent/attachments/{attachment.id}"):
+        assert client.get(url).status_code == 404  # anonymous: indistinguishable from missing
+    assert client.get(f"/admin/email/{row.id}").status_code == 302  # to sign-in
+    make.user(email="agent@bluehill.test", password="pw-agent-1")
+    db.commit()
+    login_staff(client, "agent@bluehill.test", "pw-agent-1")
+    page = client.get(f"/admin/email/{row.id}").get_data(as_text=True)
+    frame = page.split("<iframe", 1)[1].split("</iframe>", 1)[0]
+    assert " sandbox " in frame and "srcdoc=" in frame
+    assert "alert(1)" not in frame  # the sanitiser removed the script before the frame ever saw it
+    assert "&lt;p&gt;See" in frame  # the message body, escaped into the srcdoc attribute
+    download = client.get(f"/agent/attachments/{attachment.id}")
+    assert download.status_code == 200 and download.data == b"<script>alert(1)</script>"
+    assert download.headers["Content-Type"] == "application/octet-stream"
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    assert download.headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in download.headers["Content-Security-Policy"]
+    inline = client.get(f"/agent/attachments/{attachment.id}/inline")
+    assert inline.headers["Content-Disposition"].startswith("attachment;")  # HTML is never served inline
+    original = client.get(f"/agent/email/{row.id}.eml")
+    assert original.data == raw

@@ -90,6 +90,7 @@ MAX_FILENAME = 200
 MAX_MESSAGE_ID = 998  # the RFC 5322 line length limit; anything longer is garbage
 MAX_MIME_DEPTH = 50
 MAX_MIME_PARTS = 1000
+MAX_DEFECTS = 100
 
 # --------------------------------------------------------------------------------------------------------------------
 # Message-IDs
@@ -703,6 +704,14 @@ _DEFECT_TEXT = {
 }
 
 
+def _final_defects(defects: list[str]) -> tuple[str, ...]:
+    """De-duplicated, one line each, at most MAX_DEFECTS (hostile input can produce thousands)."""
+    unique = list(dict.fromkeys(_clean_line(d) for d in defects))
+    if len(unique) > MAX_DEFECTS:
+        unique[MAX_DEFECTS:] = [f"... and {len(unique) - MAX_DEFECTS} more defects"]
+    return tuple(unique)
+
+
 def _defect_text(defect: Exception) -> str:
     name = type(defect).__name__
     text = _DEFECT_TEXT.get(name)
@@ -962,7 +971,7 @@ def _minimal(raw: bytes, defects: list[str]) -> ParsedEmail:
         bounce_recipients=(),
         is_list=False,
         headers={},
-        defects=tuple(dict.fromkeys(_clean_line(d) for d in defects)),
+        defects=_final_defects(defects),
     )
 
 
@@ -1108,5 +1117,5 @@ def _build(msg: _Msg, defects: list[str]) -> ParsedEmail:
         bounce_recipients=bounce_recipients,
         is_list=is_list,
         headers=stored,
-        defects=tuple(dict.fromkeys(_clean_line(d) for d in defects)),
+        defects=_final_defects(defects),
     )
