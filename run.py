@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def log(message: str) -> None:
@@ -63,12 +64,14 @@ def main() -> int:
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     server = None
-    configured = env.get("REDIS_URL")
-    if configured and redis_reachable(configured):
-        log(f"using Redis at {configured}")
+    # The configured Redis, else the usual local one (so `flask` commands in another shell share it),
+    # else one we start ourselves.
+    wanted = env.get("REDIS_URL") or DEFAULT_REDIS_URL
+    if redis_reachable(wanted):
+        env["REDIS_URL"] = wanted
+        log(f"using Redis at {wanted}")
     else:
-        if configured:
-            log(f"Redis at {configured} is not reachable; starting an embedded one instead")
+        log(f"no Redis answers at {wanted}; starting an embedded one")
         server = start_embedded_redis()
         env["REDIS_URL"] = f"redis://127.0.0.1:{server.port}/0"
         log(f"started embedded Redis (valkey) on 127.0.0.1:{server.port}")

@@ -46,9 +46,11 @@ def test_run_starts_everything_and_stops_on_ctrl_c(tmp_path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
     env.update(
+        REDIS_URL="redis://127.0.0.1:1/0",  # nothing answers there: the launcher must start its own Redis
         DATABASE_URL=f"sqlite:///{tmp_path / 'demo.db'}",
         BIND=f"127.0.0.1:{port}",
         WEB_CONCURRENCY="1",
+        SMTP_URL=f"file://{tmp_path / 'outbox'}",
         SLA_SWEEP_SECONDS="1",
         PYTHONUNBUFFERED="1",
     )
@@ -60,7 +62,9 @@ def test_run_starts_everything_and_stops_on_ctrl_c(tmp_path) -> None:
         assert f"http://127.0.0.1:{port}/" in output
         for role in ("admin", "manager", "agent", "contact"):
             assert re.search(rf"^\s+{role}: \S+@\S+ \S+$", output, re.M), output
-        valkey_port = int(re.search(r"embedded Redis \(valkey\) on 127\.0\.0\.1:(\d+)", output).group(1))
+        found = re.search(r"embedded Redis \(valkey\) on 127\.0\.0\.1:(\d+)", output)
+        assert found, output
+        valkey_port = int(found.group(1))
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
             assert response.status == 200
         # The scheduler enqueues the SLA sweep every second and the worker runs it.
