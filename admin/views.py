@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import flash, url_for
+from flask import current_app, flash, request, url_for
 from flask_admin.actions import action
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
 from markupsafe import Markup
-from wtforms import PasswordField
+from wtforms import FileField, PasswordField
 
 from admin.base import AdminOnlyModelView, StaffModelView
 from admin.mail_files import EmailOriginalView
 from ticketing.domain.lifecycle import Status, TransitionError
 from ticketing.extensions import db
 from ticketing.models import (
+    Branding,
     BusinessCalendar,
     Category,
     Contact,
@@ -24,6 +25,7 @@ from ticketing.models import (
     CustomerDomain,
     Holiday,
     InboundMessage,
+    IntakeForm,
     Interaction,
     Mailbox,
     Milestone,
@@ -169,6 +171,92 @@ class ContactView(StaffModelView):
     column_searchable_list = ["name", "email"]
     form_columns = ["name", "email", "phone", "customer", "portal_role", "portal_enabled"]
 
+    @action("invite", "Send portal invitation", "Email the selected contacts a link to choose a password?")
+    def action_invite(self, ids: list[str]) -> None:
+        from ticketing.extensions import mail_policy
+        from ticketing.services import accounts
+
+        policy, now, sent = mail_policy(), utcnow(), 0
+        for contact in db.session.scalars(sa.select(Contact).where(Contact.id.in_([int(i) for i in ids]))):
+            if not contact.portal_enabled:
+                continue
+            token = accounts.make_token(contact, "invite", current_app.config["SECRET_KEY"])
+            link = url_for("portal.invite", token=token, _external=True)
+            accounts.queue_link_email(db.session, contact, purpose="invite", link=link, policy=policy, now=now)
+            sent += 1
+        db.session.commit()
+        flash(f"Invitation sent to {sent} contact(s).", "success")
+
+
+class IntakeFormView(AdminOnlyModelView):
+    """Intake forms: fields as JSON (validated), what submissions become, where the form may be embedded."""
+
+    column_list = ["name", "slug", "public", "active", "team", "category", "priority"]
+    form_columns = ["name", "slug", "description", "fields", "category", "team", "priority", "tags", "public",
+                    "allowed_origins", "active"]  # fmt: skip
+    form_widget_args = {"fields": {"rows": 16, "style": "font-family: monospace"}}
+    column_descriptions = {
+        "fields": 'A list like [{"name": "steps", "label": "Steps", "type": "long_text", "required": true}]; types: '
+        "text, long_text, email, select, multi_select, checkbox, number, date, file (select types need options).",
+        "allowed_origins": "Sites that may embed the form, space-separated, e.g. https://www.example.com",
+    }
+    column_formatters_detail = {
+        "slug": lambda v, c, m, n: Markup(
+            "{slug}<br><small>Public page: <a href='{page}'>{page}</a></small><br><small>Embed:</small>"
+            '<pre>&lt;iframe src="{embed}" title="{name}" style="width:100%;height:900px;border:0"'
+            "&gt;&lt;/iframe&gt;</pre>"
+        ).format(
+            slug=m.slug,
+            page=url_for("portal.intake_form", slug=m.slug, _external=True),
+            embed=url_for("portal.intake_form_embed", slug=m.slug, _external=True),
+            name=m.name,
+        )
+    }
+    can_view_details = True
+
+    def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
+        from wtforms.validators import ValidationError
+
+        from ticketing.domain.form_fields import FormDefinitionError, parse_fields
+
+        model.slug = model.slug.strip().lower()
+        try:
+            parse_fields(model.fields or [])
+        except FormDefinitionError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class BrandingView(AdminOnlyModelView):
+    """Name, colour, support address and logo on every portal page and customer email."""
+
+    can_delete = False
+    column_list = ["product_name", "primary_color", "support_address", "updated_at"]
+    form_columns = ["product_name", "primary_color", "support_address"]
+    form_extra_fields = {"logo": FileField("Logo (PNG, JPEG, WebP or GIF, up to 512 KB)")}
+
+    @property
+    def can_create(self) -> bool:  # type: ignore[override]
+        return db.session.scalar(sa.select(sa.func.count()).select_from(Branding)) == 0
+
+    def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
+        from wtforms.validators import ValidationError
+
+        from ticketing.extensions import attachment_store
+        from ticketing.services import branding
+
+        try:
+            model.primary_color = branding.validate_colour(model.primary_color or "")
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+        upload = request.files.get(form.logo.name)
+        if upload and upload.filename:
+            data = upload.read(branding.LOGO_MAX_BYTES + 1)
+            if upload.mimetype not in branding.LOGO_TYPES or len(data) > branding.LOGO_MAX_BYTES:
+                raise ValidationError("The logo must be a PNG, JPEG, WebP or GIF of at most 512 KB.")
+            model.logo_key = attachment_store().put(data)
+            model.logo_content_type = upload.mimetype
+        model.updated_at = utcnow()
+
 
 class OnboardingPlanView(StaffModelView):
     form_columns = ["customer", "name", "started_on"]
@@ -219,6 +307,8 @@ def add_views(admin: Any) -> None:
     admin.add_view(UserView(User, session, name="Staff", category="Configuration"))
     admin.add_view(AdminOnlyModelView(Team, session, name="Teams", category="Configuration"))
     admin.add_view(AdminOnlyModelView(Category, session, name="Categories", category="Configuration"))
+    admin.add_view(IntakeFormView(IntakeForm, session, name="Intake forms", category="Configuration"))
+    admin.add_view(BrandingView(Branding, session, name="Branding", category="Configuration"))
     admin.add_view(MailboxView(Mailbox, session, name="Mailboxes", category="Email"))
     admin.add_view(
         InboundMessageView(InboundMessage, session, name="Inbound email", category="Email", endpoint="inbound_email")

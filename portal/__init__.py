@@ -1,4 +1,4 @@
-"""The customer portal blueprint (served at /)."""
+"""The customer portal blueprint (served at /): sign-in, tickets with a live timeline, intake forms."""
 
 from __future__ import annotations
 
@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("portal", __name__)
 
-from portal import views  # noqa: E402,F401  (routes register on bp)
+from portal import auth, brand, intake, tickets, views  # noqa: E402,F401  (routes register on bp)

@@ -22,6 +22,7 @@ from redis import Redis
 from tests import factories
 from ticketing.app import create_app
 from ticketing.extensions import db as _db
+from ticketing.extensions import limiter
 
 BACKEND = os.environ.get("TEST_DATABASE") or "sqlite"
 PG_URL_BASE = os.environ.get("TEST_PG_URL_BASE") or "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -119,6 +120,7 @@ class IsolatedClient(FlaskClient):
 @pytest.fixture
 def client(app: Flask, db: object) -> FlaskClient:
     app.test_client_class = IsolatedClient
+    limiter.reset()  # rate-limit counters from earlier tests must not leak into this one
     return app.test_client()
 
 

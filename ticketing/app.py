@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 
 from ticketing.config import PROJECT_ROOT, Config
-from ticketing.extensions import csrf, db, login_manager, migrate
+from ticketing.extensions import csrf, db, limiter, login_manager, migrate
 
 
 def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
@@ -27,7 +27,9 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     _prepare_sqlite_dir(app.config["SQLALCHEMY_DATABASE_URI"])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    app.config["RATELIMIT_STORAGE_URI"] = app.config.get("RATELIMIT_STORAGE_URI") or app.config["REDIS_URL"]
     db.init_app(app)
+    limiter.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)

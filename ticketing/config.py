@@ -29,6 +29,11 @@ class Config:
     REDIS_URL: str = field(default_factory=lambda: _env("REDIS_URL", "redis://127.0.0.1:6379/0"))
     # Rate-limit counters live in Redis so that every web process shares them.
     RATELIMIT_STORAGE_URI: str = field(default_factory=lambda: _env("RATELIMIT_STORAGE_URI", ""))
+    # A Redis outage must not lock everybody out: limits are skipped (and logged) while it is down.
+    RATELIMIT_SWALLOW_ERRORS: bool = True
+    RATELIMIT_HEADERS_ENABLED: bool = True
+    # Live updates: how often an open portal page asks "anything new?" (milliseconds).
+    LIVE_POLL_MS: int = field(default_factory=lambda: _env_int("LIVE_POLL_MS", 3000))
     SMTP_URL: str = field(default_factory=lambda: _env("SMTP_URL", ""))
     # The support address customers write to; replies come from it (plus-addressed Reply-To for threading).
     MAIL_FROM: str = field(default_factory=lambda: _env("MAIL_FROM", "support@bluehill.test"))
@@ -36,6 +41,10 @@ class Config:
     # Shared secret of the HTTP raw-MIME intake (HMAC-SHA256 of the body); intake is refused while unset.
     INBOUND_SECRET: str = field(default_factory=lambda: _env("INBOUND_SECRET", ""))
     INBOUND_MAX_BYTES: int = field(default_factory=lambda: _env_int("INBOUND_MAX_BYTES", 40 * 1024 * 1024))
+    # Any request body above this is refused with 413 before a view reads it.
+    MAX_CONTENT_LENGTH: int = field(
+        default_factory=lambda: _env_int("INBOUND_MAX_BYTES", 40 * 1024 * 1024) + 1024 * 1024
+    )
     ATTACHMENT_MAX_BYTES: int = field(default_factory=lambda: _env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
     ATTACHMENT_MAX_COUNT: int = field(default_factory=lambda: _env_int("ATTACHMENT_MAX_COUNT", 20))
     ACK_LIMIT_PER_HOUR: int = field(default_factory=lambda: _env_int("ACK_LIMIT_PER_HOUR", 5))

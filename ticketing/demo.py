@@ -15,12 +15,14 @@ from ticketing.domain.lifecycle import Status
 from ticketing.domain.visibility import InteractionType
 from ticketing.domain.vocab import MilestoneStatus, PortalRole, Priority, Source, StaffRole, Tier
 from ticketing.models import (
+    Branding,
     BusinessCalendar,
     Category,
     Contact,
     Customer,
     CustomerDomain,
     Holiday,
+    IntakeForm,
     Milestone,
     OnboardingPlan,
     SlaPolicy,
@@ -384,6 +386,58 @@ def _play_ticket(
         tickets.change_status(session, ticket, Status.CLOSED, actor=None, now=at)
 
 
+DEMO_FORMS = [
+    {
+        "slug": "report-a-bug", "name": "Report a bug", "team": "Integrations", "category": "Technical issue",
+        "priority": Priority.HIGH, "tags": ["bug"],
+        "description": "Something doesn't work as it should? Tell us what you did and what happened.",
+        "fields": [
+            {"name": "steps", "label": "Steps to reproduce", "type": "long_text", "required": True,
+             "help": "What did you click or send, in order?"},
+            {"name": "expected", "label": "What you expected", "type": "long_text", "required": True},
+            {"name": "actual", "label": "What happened instead", "type": "long_text", "required": True},
+            {"name": "severity", "label": "How bad is it?", "type": "select", "required": True,
+             "options": ["Blocks our work", "Annoying, with a workaround", "Cosmetic"]},
+            {"name": "screenshot", "label": "Screenshot", "type": "file", "help": "PNG or JPEG, up to 10 MB."},
+        ],
+    },
+    {
+        "slug": "billing-question", "name": "Billing question", "team": "Billing", "category": "Billing & payments",
+        "priority": Priority.MEDIUM, "tags": ["billing"],
+        "description": "Invoices, payments, refunds and plan changes.",
+        "fields": [
+            {"name": "invoice_number", "label": "Invoice number", "type": "text", "help": "If it's about one."},
+            {"name": "topic", "label": "Topic", "type": "select", "required": True,
+             "options": ["Invoice", "Payment", "Refund", "Plan change", "Other"]},
+            {"name": "question", "label": "Your question", "type": "long_text", "required": True},
+        ],
+    },
+    {
+        "slug": "feature-request", "name": "Feature request", "team": None, "category": "Feature request",
+        "priority": Priority.LOW, "tags": ["feature-request"],
+        "description": "Ideas that would make the product better for you.",
+        "fields": [
+            {"name": "idea", "label": "Your idea", "type": "long_text", "required": True},
+            {"name": "areas", "label": "Which areas does it touch?", "type": "multi_select",
+             "options": ["Reporting", "Integrations", "Billing", "Security", "Mobile"]},
+            {"name": "users_affected", "label": "How many of your users would use it?", "type": "number"},
+            {"name": "needed_by", "label": "Needed by", "type": "date"},
+            {"name": "contact_me", "label": "You may contact me about this idea", "type": "checkbox"},
+        ],
+    },
+]  # fmt: skip
+
+
+def _forms(session: Session, teams: dict[str, Team], categories: dict[str, Category]) -> None:
+    for spec in DEMO_FORMS:
+        session.add(IntakeForm(
+            slug=spec["slug"], name=spec["name"], description=spec["description"], fields=spec["fields"],
+            team=teams.get(spec["team"]) if spec["team"] else None, category=categories[spec["category"]],
+            priority=spec["priority"], tags=spec["tags"], public=True,
+            allowed_origins="http://127.0.0.1:8000 http://localhost:8000",
+        ))  # fmt: skip
+
+
 def seed(session: Session, *, now: datetime, tickets_count: int = 300, rng_seed: int = 7) -> list[DemoLogin]:
     """Fill an empty database; returns the demo logins (one per role)."""
     rng = random.Random(rng_seed)  # noqa: S311 - demo data, not security
@@ -393,6 +447,10 @@ def seed(session: Session, *, now: datetime, tickets_count: int = 300, rng_seed:
     categories = {name: Category(name=name) for name in [*CATEGORY_FOR_TEAM.values(), *EXTRA_CATEGORIES]}
     session.add_all(categories.values())
     customers = _customers(session, now.date())
+    _forms(session, teams, categories)
+    session.add(
+        Branding(product_name="Bluehill Support", primary_color="#1f5fbf", support_address="support@bluehill.test")
+    )
     session.flush()
     for n in range(tickets_count):
         _play_ticket(session, rng, n, now, customers, teams, agents, categories)

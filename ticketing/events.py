@@ -26,6 +26,7 @@ EVENT_TYPES = (
     "interaction.created",
     "sla.warning",
     "sla.breached",
+    "form.submitted",
 )
 
 domain_event = Namespace().signal("domain-event")

@@ -7,6 +7,8 @@ import hmac
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -15,6 +17,7 @@ from redis import Redis
 from rq import Queue
 
 from ticketing.models.base import Base
+from ticketing.services import branding
 from ticketing.services.attachments import AttachmentLimits
 from ticketing.services.mail_policy import MailPolicy
 from ticketing.storage import AttachmentStore
@@ -23,6 +26,8 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Counters live in Redis (RATELIMIT_STORAGE_URI, defaulting to REDIS_URL) so every web process shares them.
+limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="moving-window")
 
 
 def redis_conn() -> Redis:
@@ -47,11 +52,12 @@ def mail_policy() -> MailPolicy:
     from ticketing.models import Mailbox
 
     own = frozenset(a.lower() for a in db.session.scalars(sa.select(Mailbox.address)))
+    brand = branding.current(db.session)
     return MailPolicy(
-        support_address=config["MAIL_FROM"],
+        support_address=brand.support_address or config["MAIL_FROM"],
         # A purpose-derived key: leaking a reply token never reveals the session secret.
         token_secret=hmac.new(config["SECRET_KEY"].encode(), b"mail-token", hashlib.sha256).hexdigest(),
-        product_name=config["PRODUCT_NAME"],
+        product_name=brand.product_name or config["PRODUCT_NAME"],
         portal_url=config["BASE_URL"],
         own_addresses=own | {config["MAIL_FROM"].lower()},
         ack_limit_per_hour=config["ACK_LIMIT_PER_HOUR"],

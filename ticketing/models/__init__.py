@@ -13,6 +13,7 @@ from ticketing.models.mail import (
     OutboundMessage,
     OutboundStatus,
 )
+from ticketing.models.portal import Branding, IntakeForm
 from ticketing.models.sla import BusinessCalendar, Holiday, SlaPolicy, SlaTarget
 from ticketing.models.staff import Team, User, team_members
 from ticketing.models.ticket import (
@@ -27,6 +28,8 @@ from ticketing.models.ticket import (
 
 __all__ = [
     "Attachment",
+    "Branding",
+    "IntakeForm",
     "ImapSecurity",
     "InboundMessage",
     "InboundStatus",

@@ -37,6 +37,8 @@ class OutboundKind(StrEnum):
     REPLY = "reply"
     RECEIVED = "received"  # "we got your request"
     RESOLVED = "resolved"
+    INVITE = "invite"  # portal account emails: not about a ticket
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a kind of email, not a password
 
 
 class Mailbox(Base):
@@ -103,7 +105,7 @@ class OutboundMessage(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
     interaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("interaction.id"))
     kind: Mapped[OutboundKind] = mapped_column(str_enum(OutboundKind))
     message_id: Mapped[str] = mapped_column(sa.String(255), unique=True)

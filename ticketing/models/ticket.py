@@ -91,6 +91,7 @@ class Ticket(Base):
     linked_ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ticket.id"))
     merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ticket.id"))
 
+    form_id: Mapped[int | None] = mapped_column(sa.ForeignKey("intake_form.id"))
     form_data: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
 
     # SLA: targets (working minutes) captured at creation, the clock cycle's start, and the stamps.

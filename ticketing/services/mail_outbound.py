@@ -178,7 +178,8 @@ def build_email(outbound: OutboundMessage, *, product_name: str) -> EmailMessage
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Auto-Response-Suppress"] = "All"
         msg["Precedence"] = "bulk"
-    msg["X-Bluehill-Ticket"] = str(outbound.ticket_id)
+    if outbound.ticket_id is not None:
+        msg["X-Bluehill-Ticket"] = str(outbound.ticket_id)
     msg.set_content(outbound.body_text)
     if outbound.body_html:
         msg.add_alternative(outbound.body_html, subtype="html")
