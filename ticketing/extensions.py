@@ -52,7 +52,7 @@ def mail_policy() -> MailPolicy:
     from ticketing.models import Mailbox
 
     own = frozenset(a.lower() for a in db.session.scalars(sa.select(Mailbox.address)))
-    brand = branding.current(db.session)
+    brand = branding.current(db.session())
     return MailPolicy(
         support_address=brand.support_address or config["MAIL_FROM"],
         # A purpose-derived key: leaking a reply token never reveals the session secret.

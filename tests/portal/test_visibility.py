@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 import pytest
+import sqlalchemy as sa
 
 from tests.conftest import csrf_token
 from tests.portal.conftest import login_contact
