@@ -35,7 +35,7 @@ def _field(spec: FieldSpec) -> Field:
         case "email":
             return EmailField(validators=[*required, Email(), *length], **kwargs)
         case "select":
-            choices = [("", "Choose…")] * (not spec.required) + [(o, o) for o in spec.options]
+            choices = [("", "Choose…"), *((o, o) for o in spec.options)]
             return SelectField(choices=choices, validators=[InputRequired()] if spec.required else [Optional()],
                                **kwargs)  # fmt: skip
         case "multi_select":
