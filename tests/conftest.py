@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from redis import Redis
 
 from tests import factories
+from ticketing import events
 from ticketing.app import create_app
 from ticketing.extensions import db as _db
 from ticketing.extensions import limiter
@@ -163,3 +164,16 @@ def output_dir() -> Path:
     path = Path(__file__).resolve().parent.parent / "test-output"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture
+def captured() -> Iterator[list[events.DomainEvent]]:
+    """Domain events as subscribers hear them (after commit)."""
+    seen: list[events.DomainEvent] = []
+
+    def listener(event: events.DomainEvent) -> None:
+        seen.append(event)
+
+    events.domain_event.connect(listener)
+    yield seen
+    events.domain_event.disconnect(listener)

@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from ticketing import events
 from ticketing.domain.lifecycle import Status
 from ticketing.domain.visibility import InteractionType
 from ticketing.domain.vocab import Priority
@@ -14,18 +13,6 @@ from ticketing.services import sla_sweep, tickets
 from ticketing.services.interactions import add_interaction
 
 WARN = timedelta(minutes=30)
-
-
-@pytest.fixture
-def captured():
-    seen: list[events.DomainEvent] = []
-
-    def listener(event: events.DomainEvent) -> None:
-        seen.append(event)
-
-    events.domain_event.connect(listener)
-    yield seen
-    events.domain_event.disconnect(listener)
 
 
 @pytest.fixture

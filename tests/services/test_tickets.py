@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from ticketing import events
 from ticketing.domain.lifecycle import Status, TransitionError
 from ticketing.domain.visibility import InteractionType, SmsStatus, is_customer_visible
 from ticketing.domain.vocab import Priority, Source, Tier
@@ -13,18 +12,6 @@ from ticketing.models import Interaction, SlaPause, Ticket
 from ticketing.services import tickets
 from ticketing.services.interactions import add_interaction
 from ticketing.services.timelog import log_time, minutes_for_customer, minutes_on_ticket
-
-
-@pytest.fixture
-def captured():
-    seen: list[events.DomainEvent] = []
-
-    def listener(event: events.DomainEvent) -> None:
-        seen.append(event)
-
-    events.domain_event.connect(listener)
-    yield seen
-    events.domain_event.disconnect(listener)
 
 
 def system_entries(db, ticket: Ticket) -> list[Interaction]:

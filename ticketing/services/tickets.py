@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -180,37 +180,23 @@ def remove_tags(session: Session, ticket: Ticket, tags: Iterable[str], *, actor:
 
 def add_assignee(session: Session, ticket: Ticket, user: User, *, actor: Actor, now: datetime) -> None:
     """Adds one assignee; the others keep the ticket."""
-    if user in ticket.assignees:
-        return
-    old = [u.name for u in ticket.assignees]
-    ticket.assignees.append(user)
-    record_change(
-        session,
-        ticket,
-        field="assignees",
-        old=old,
-        new=[u.name for u in ticket.assignees],
-        actor=actor,
-        now=now,
-        customer_visible=False,
-    )
+    if user not in ticket.assignees:
+        _change_assignees(session, ticket, lambda people: people.append(user), actor=actor, now=now)
 
 
 def remove_assignee(session: Session, ticket: Ticket, user: User, *, actor: Actor, now: datetime) -> None:
-    if user not in ticket.assignees:
-        return
+    """Removes one assignee; the others keep the ticket."""
+    if user in ticket.assignees:
+        _change_assignees(session, ticket, lambda people: people.remove(user), actor=actor, now=now)
+
+
+def _change_assignees(
+    session: Session, ticket: Ticket, change: Callable[[list[User]], None], *, actor: Actor, now: datetime
+) -> None:
     old = [u.name for u in ticket.assignees]
-    ticket.assignees.remove(user)
-    record_change(
-        session,
-        ticket,
-        field="assignees",
-        old=old,
-        new=[u.name for u in ticket.assignees],
-        actor=actor,
-        now=now,
-        customer_visible=False,
-    )
+    change(ticket.assignees)
+    new = [u.name for u in ticket.assignees]
+    record_change(session, ticket, field="assignees", old=old, new=new, actor=actor, now=now, customer_visible=False)
 
 
 def add_contact(session: Session, ticket: Ticket, contact: Contact, *, actor: Actor, now: datetime) -> None:
