@@ -5,10 +5,16 @@ from __future__ import annotations
 from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
+from flask_login import current_user
 
 from admin import auth, mail_files
 from admin.base import StaffIndexView
+from admin.manager import LoadView
+from admin.queues import QueueView
 from admin.views import add_views
+from admin.workspace import WorkspaceView
+from ticketing.extensions import db
+from ticketing.services import mentions
 
 
 def init_admin(app: Flask) -> Admin:
@@ -18,8 +24,20 @@ def init_admin(app: Flask) -> Admin:
         app,
         name="Bluehill Agents",
         url="/admin",
-        index_view=StaffIndexView(url="/admin", template="agent/home.html"),
+        index_view=StaffIndexView(url="/admin", name="Home"),
         theme=Bootstrap4Theme(swatch="default", fluid=True),
     )
+    admin.add_view(QueueView(name="Queues", endpoint="queues", url="/admin/queues"))
+    admin.add_view(LoadView(name="Team load", endpoint="load", url="/admin/load"))
+    admin.add_view(WorkspaceView(name="Ticket", endpoint="workspace", url="/admin/ticket"))
     add_views(admin)
+
+    @app.context_processor
+    def notifications_menu() -> dict[str, object]:
+        def staff_notifications() -> list[object]:
+            user = current_user._get_current_object() if current_user.is_authenticated else None
+            return mentions.unread(db.session, user, limit=10) if getattr(user, "is_staff", False) else []
+
+        return {"staff_notifications": staff_notifications}
+
     return admin

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -14,6 +12,7 @@ from wtforms.validators import DataRequired
 
 from ticketing.extensions import db
 from ticketing.models import User
+from ticketing.redirects import safe_next
 
 bp = Blueprint("agent_auth", __name__, url_prefix="/agent")
 
@@ -21,16 +20,6 @@ bp = Blueprint("agent_auth", __name__, url_prefix="/agent")
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired()])
     password = PasswordField("Password", validators=[DataRequired()])
-
-
-def safe_next(target: str | None, default: str) -> str:
-    """Only our own paths: no scheme, no host, no protocol-relative '//' tricks."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return default
-    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])

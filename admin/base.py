@@ -7,7 +7,7 @@ from enum import Enum
 from typing import Any
 
 from flask import redirect, request, url_for
-from flask_admin import AdminIndexView, BaseView
+from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.filters import FilterConverter
 from flask_admin.model import filters, typefmt
@@ -39,7 +39,9 @@ class GatedMixin:
 
 
 class StaffIndexView(GatedMixin, AdminIndexView):
-    pass
+    @expose("/")
+    def index(self) -> Any:
+        return redirect(url_for("queues.index"))  # agents start in their queues
 
 
 class StaffView(GatedMixin, BaseView):
@@ -81,3 +83,8 @@ class AdminOnlyModelView(StaffModelView):
 
 class ManagerModelView(StaffModelView):
     roles = frozenset({StaffRole.MANAGER, StaffRole.ADMIN})
+
+
+def me() -> Any:
+    """The signed-in staff user itself (services compare types; a proxy is not the object)."""
+    return current_user._get_current_object()

@@ -10,7 +10,7 @@ from flask_admin.actions import action
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
 from markupsafe import Markup
-from wtforms import FileField, PasswordField
+from wtforms import FileField, PasswordField, StringField
 
 from admin.base import AdminOnlyModelView, StaffModelView
 from admin.mail_files import EmailOriginalView
@@ -19,6 +19,7 @@ from ticketing.extensions import db
 from ticketing.models import (
     Branding,
     BusinessCalendar,
+    CannedResponse,
     Category,
     Contact,
     Customer,
@@ -31,8 +32,10 @@ from ticketing.models import (
     Milestone,
     OnboardingPlan,
     OutboundMessage,
+    RoutingRule,
     SlaPolicy,
     SlaTarget,
+    SmsProvider,
     Team,
     Ticket,
     TimeEntry,
@@ -156,6 +159,34 @@ class MailboxView(AdminOnlyModelView):
             history = inspect(model).attrs.imap_password.history
             if history.deleted:
                 model.imap_password = history.deleted[0]
+
+
+class RoutingRuleView(AdminOnlyModelView):
+    """Rules run in position order when a ticket is created; every condition given must match."""
+
+    column_list = ["position", "name", "active", "stop_processing", "set_team", "set_priority", "auto_assign"]
+    column_default_sort = ("position", False)
+    form_columns = ["position", "name", "active", "stop_processing", "form", "category", "tag", "mailbox",
+                    "customer_tier", "source", "keywords", "set_team", "set_priority", "set_category",
+                    "auto_assign"]  # fmt: skip
+    form_extra_fields = {"tags_to_add": StringField("Add tags (comma-separated)")}
+    column_descriptions = {"keywords": "Comma-separated; any one matching the subject or first message (whole words)."}
+
+    def on_form_prefill(self, form: Any, id: Any) -> None:  # noqa: A002 - Flask-Admin's signature
+        rule = db.session.get(RoutingRule, int(id))
+        if rule is not None:
+            form.tags_to_add.data = ", ".join(rule.add_tags or [])
+
+    def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
+        from ticketing.services.tickets import normalise_tags
+
+        model.add_tags = normalise_tags((form.tags_to_add.data or "").split(",")) or None
+
+
+class SmsProviderView(AdminOnlyModelView):
+    column_list = ["name", "base_url", "from_number", "active"]
+    column_exclude_list = ["auth_token"]
+    column_details_exclude_list = ["auth_token"]
 
 
 class CustomerView(StaffModelView):
@@ -309,6 +340,9 @@ def add_views(admin: Any) -> None:
     admin.add_view(AdminOnlyModelView(Category, session, name="Categories", category="Configuration"))
     admin.add_view(IntakeFormView(IntakeForm, session, name="Intake forms", category="Configuration"))
     admin.add_view(BrandingView(Branding, session, name="Branding", category="Configuration"))
+    admin.add_view(RoutingRuleView(RoutingRule, session, name="Routing rules", category="Configuration"))
+    admin.add_view(AdminOnlyModelView(CannedResponse, session, name="Canned responses", category="Configuration"))
+    admin.add_view(SmsProviderView(SmsProvider, session, name="SMS provider", category="Configuration"))
     admin.add_view(MailboxView(Mailbox, session, name="Mailboxes", category="Email"))
     admin.add_view(
         InboundMessageView(InboundMessage, session, name="Inbound email", category="Email", endpoint="inbound_email")

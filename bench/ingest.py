@@ -2,7 +2,8 @@
 
     python bench/ingest.py [--messages 2000] [--seed 1] [--backends sqlite,postgresql] [--batch 50]
                            [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432] [--baseline-runs 3]
-                           [--smtp-url URL] [--profile]
+                           [--startup-runs 3] [--modes worker,in-process] [--smtp-url URL]
+                           [--profile [--profile-out FILE]]
 
 The corpus is generated deterministically (random.Random(seed)) in two waves, because replies must name Message-IDs
 that exist only once earlier mail was processed (our acknowledgements' ids are random, ticket ids come from the
@@ -1270,8 +1271,13 @@ def run_mode(
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
         stats.sort_stats("cumulative").print_stats(40)
+        stats.sort_stats("cumulative").print_stats(r"/ticketing/", 40)
         stats.sort_stats("tottime").print_stats(25)
         profile = out.getvalue()
+        if args.profile_out:
+            target = Path(f"{args.profile_out}.{backend}")
+            profiler.dump_stats(target)
+            profile += f"raw profile written to {target}\n"
     return RunResult(
         mode=mode, waves=[w1, w2], accuracy=accuracy, wave2_tickets=created,
         wave2_tickets_expected=sum(1 for m in wave2.mails if m.cls == "foreign_sender"),
@@ -1312,9 +1318,17 @@ def machine(pg_url: str | None) -> list[str]:
     conn = redis()
     try:
         lines.append(f"Redis server {conn.info('server').get('redis_version')} ({REDIS_URL})")
+        lines.append(f"load average at start: {load_average()}")
     finally:
         conn.close()
     return lines
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1/5/15 min; other work on the machine skews timings)"
+    except OSError:
+        return "unknown"
 
 
 def _mb(n: int) -> str:
@@ -1421,6 +1435,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--modes", default="worker,in-process", help="comma-separated: worker,in-process")
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process runs (top 40 cumulative)")
+    parser.add_argument("--profile-out", default=None, help="with --profile: also dump the raw stats to FILE.<backend>")
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -1435,7 +1450,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def unshadow_project_packages() -> None:
+    """`python bench/ingest.py` puts bench/ first on sys.path: a sibling module there (bench/portal.py) would then
+    shadow the project package of the same name that create_app() imports lazily (portal, admin)."""
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != here]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    unshadow_project_packages()
     args = parse_args(argv)
     started = time.perf_counter()
     print("Email ingest benchmark")
@@ -1485,7 +1508,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         summary(results, baseline, args.messages)
     finally:
         flush_redis()
-    print(f"\ntotal wall time: {time.perf_counter() - started:.1f} s")
+    print(f"\ntotal wall time: {time.perf_counter() - started:.1f} s   load average at the end: {load_average()}")
 
 
 if __name__ == "__main__":

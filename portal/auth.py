@@ -6,12 +6,12 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask.typing import ResponseReturnValue
 from flask_login import login_user, logout_user
 
-from admin.auth import safe_next
 from portal import bp
 from portal.forms import ForgotForm, LoginForm, NewPasswordForm
 from portal.guards import current_contact
 from ticketing.extensions import db, limiter, mail_policy
 from ticketing.models import utcnow
+from ticketing.redirects import safe_next
 from ticketing.services import accounts
 from ticketing.services.enrichment import find_contact
 

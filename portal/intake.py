@@ -10,11 +10,11 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from portal import bp
 from portal.guards import current_contact
 from portal.intake_form import answers, build_form_class
-from portal.uploads import incoming
 from ticketing.domain.form_fields import parse_fields
 from ticketing.extensions import attachment_store, csrf, db, limiter, mail_policy
 from ticketing.models import IntakeForm, utcnow
 from ticketing.services import forms as form_service
+from ticketing.uploads import incoming
 
 EMBED_TOKEN_MAX_AGE = 4 * 3600
 

@@ -10,12 +10,12 @@ from flask.typing import ResponseReturnValue
 from portal import bp
 from portal.forms import ReplyForm, SearchForm, StatusForm
 from portal.guards import contact_required
-from portal.uploads import incoming_list
 from ticketing.domain.lifecycle import CUSTOMER_TRANSITIONS, Status
 from ticketing.extensions import attachment_store, db, limiter, mail_policy
 from ticketing.http_files import attachment_response
 from ticketing.models import Contact, Ticket, utcnow
 from ticketing.services import customer_actions, customer_view
+from ticketing.uploads import incoming_list
 
 PAGE_SIZE = 25
 

@@ -9,7 +9,7 @@ import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from ticketing import demo
+from ticketing import demo, events
 from ticketing.domain.vocab import StaffRole
 from ticketing.extensions import db
 from ticketing.models import User, utcnow
@@ -24,8 +24,11 @@ def seed_demo(tickets_count: int) -> None:
         click.echo("The database already has data; demo data not added.")
         logins = demo.known_logins(db.session)
     else:
-        logins = demo.seed(db.session, now=utcnow(), tickets_count=tickets_count)
-        db.session.commit()
+        session = db.session()
+        events.mute(session)
+        logins = demo.seed(session, now=utcnow(), tickets_count=tickets_count)
+        session.commit()
+        session.info.pop("ticketing_muted", None)
         click.echo(f"Seeded {tickets_count} demo tickets.")
     for login in logins:
         click.echo(f"{login.role}: {login.email} {login.password}")

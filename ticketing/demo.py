@@ -17,6 +17,7 @@ from ticketing.domain.vocab import MilestoneStatus, PortalRole, Priority, Source
 from ticketing.models import (
     Branding,
     BusinessCalendar,
+    CannedResponse,
     Category,
     Contact,
     Customer,
@@ -448,6 +449,14 @@ def seed(session: Session, *, now: datetime, tickets_count: int = 300, rng_seed:
     session.add_all(categories.values())
     customers = _customers(session, now.date())
     _forms(session, teams, categories)
+    session.add_all([
+        CannedResponse(title="Thanks, looking into it", body="Hi {contact},\n\nthanks for reaching out about "
+                       "“{subject}”. I'm looking into it now and will update you today.\n\n{agent}"),
+        CannedResponse(title="Need more details", body="Hi {contact},\n\ncould you send us the exact time it "
+                       "happened and a screenshot? That will help us find it quickly.\n\n{agent}"),
+        CannedResponse(title="Resolved — please confirm", body="Hi {contact},\n\nthis should be fixed now. "
+                       "Could you confirm on your side? If anything is still off, just reply.\n\n{agent}"),
+    ])  # fmt: skip
     session.add(
         Branding(product_name="Bluehill Support", primary_color="#1f5fbf", support_address="support@bluehill.test")
     )

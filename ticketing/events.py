@@ -85,8 +85,18 @@ def _retry_options() -> dict[str, Any]:
     return {"retry": Retry(max=3, interval=[10, 60, 300]), "job_timeout": 300}
 
 
+def mute(session: Session) -> None:
+    """Drop this session's events and follow-up jobs from now on (demo data describes the past: no emails,
+    no webhooks for it)."""
+    session.info["ticketing_muted"] = True
+
+
 @sa.event.listens_for(Session, "after_commit")
 def _dispatch(session: Session) -> None:
+    if session.info.get("ticketing_muted"):
+        session.info.pop(_JOBS, None)
+        session.info.pop(_PENDING, None)
+        return
     _enqueue(session.info.pop(_JOBS, []))
     events = session.info.pop(_PENDING, [])
     for event in events:

@@ -123,3 +123,31 @@ def poll_mailboxes() -> dict[str, int]:
     from ticketing.mail import imap
 
     return imap.poll_all(db.session)
+
+
+def send_sms(interaction_id: int) -> str:
+    """Send a queued SMS through the provider; the customer sees it only once the provider accepted it."""
+    from ticketing import sms_http
+    from ticketing.domain.visibility import SmsStatus
+    from ticketing.models import Interaction
+    from ticketing.services import sms
+
+    entry = db.session.scalar(sa.select(Interaction).where(Interaction.id == interaction_id).with_for_update())
+    if entry is None or entry.sms_status != SmsStatus.QUEUED:
+        return "nothing to send"
+    provider = sms.active_provider(db.session)
+    if provider is None:
+        sms.mark_failed(entry, error="no SMS provider configured")
+        db.session.commit()
+        return "failed: no provider"
+    try:
+        provider_id = sms_http.send(provider, to=(entry.meta or {}).get("to", ""), body=entry.body_text)
+    except Exception as exc:
+        job = get_current_job()
+        if job is None or not job.retries_left:
+            sms.mark_failed(entry, error=f"{type(exc).__name__}: {exc}")
+            db.session.commit()
+        raise
+    sms.mark_sent(entry, provider_id=provider_id, now=utcnow())
+    db.session.commit()
+    return f"sent {provider_id}"

@@ -7,7 +7,13 @@ from ticketing.domain.vocab import StaffRole
 
 # (url, roles that get 200); everyone else signed in as staff gets 403, anonymous and contacts are sent to sign-in.
 VIEWS = [
-    ("/admin/", {"agent", "manager", "admin"}),
+    ("/admin/queues/mine", {"agent", "manager", "admin"}),
+    ("/admin/queues/all", {"manager", "admin"}),
+    ("/admin/load/", {"manager", "admin"}),
+    ("/admin/routingrule/", {"admin"}),
+    ("/admin/intakeform/", {"admin"}),
+    ("/admin/branding/", {"admin"}),
+    ("/admin/cannedresponse/", {"admin"}),
     ("/admin/tickets/", {"agent", "manager", "admin"}),
     ("/admin/interactions/", {"agent", "manager", "admin"}),
     ("/admin/customer/", {"agent", "manager", "admin"}),
@@ -97,7 +103,8 @@ def test_next_only_goes_to_our_own_paths(client, db, people, next_url, expected)
 
 def test_logout_drops_the_session(client, db, people) -> None:
     login_staff(client, "admin@bluehill.test", PASSWORD)
-    home = client.get("/admin/").get_data(as_text=True)
+    assert client.get("/admin/").headers["Location"].startswith("/admin/queues")
+    home = client.get("/admin/queues/mine").get_data(as_text=True)
     response = client.post("/agent/logout", data={"csrf_token": csrf_token(home)})
     assert response.status_code == 302, response.get_data(as_text=True)
     assert client.get("/admin/").status_code == 302

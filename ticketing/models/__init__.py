@@ -1,5 +1,6 @@
 """Persistence: one module per aggregate. Importing this package registers every table."""
 
+from ticketing.models.agent import CannedResponse, Notification, SmsProvider
 from ticketing.models.base import Base, UTCDateTime, utcnow
 from ticketing.models.customer import Contact, Customer, CustomerDomain, Milestone, OnboardingPlan
 from ticketing.models.interaction import Attachment, Interaction
@@ -14,6 +15,7 @@ from ticketing.models.mail import (
     OutboundStatus,
 )
 from ticketing.models.portal import Branding, IntakeForm
+from ticketing.models.routing import AutoAssign, RoutingRule, TeamRoundRobin
 from ticketing.models.sla import BusinessCalendar, Holiday, SlaPolicy, SlaTarget
 from ticketing.models.staff import Team, User, team_members
 from ticketing.models.ticket import (
@@ -28,6 +30,12 @@ from ticketing.models.ticket import (
 
 __all__ = [
     "Attachment",
+    "AutoAssign",
+    "RoutingRule",
+    "TeamRoundRobin",
+    "CannedResponse",
+    "Notification",
+    "SmsProvider",
     "Branding",
     "IntakeForm",
     "ImapSecurity",

@@ -39,6 +39,7 @@ class OutboundKind(StrEnum):
     RESOLVED = "resolved"
     INVITE = "invite"  # portal account emails: not about a ticket
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a kind of email, not a password
+    MENTION = "mention"  # to a staff user mentioned in an internal note
 
 
 class Mailbox(Base):

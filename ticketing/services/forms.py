@@ -12,7 +12,7 @@ from ticketing.domain.form_fields import answers_as_text, answers_table, parse_f
 from ticketing.domain.visibility import InteractionType
 from ticketing.domain.vocab import Source
 from ticketing.models import Contact, IntakeForm, Ticket
-from ticketing.services import tickets
+from ticketing.services import routing, tickets
 from ticketing.services.attachments import AttachmentLimits, IncomingFile, rejection_reason, store_attachments
 from ticketing.services.enrichment import resolve_contact
 from ticketing.storage import AttachmentStore
@@ -63,6 +63,7 @@ def submit(
         first_interaction=InteractionType.EMAIL_INBOUND,
     )  # fmt: skip
     ticket.form_id = form.id
+    routing.apply_rules(session, ticket, now=now)  # after form_id: rules may match on the form
     first = ticket.interactions[0] if ticket.interactions else None
     store_attachments(session, ticket, first, uploads, store=store, limits=limits, now=now)
     events.emit(session, "form.submitted", now=now, ticket_id=ticket.id, form=form.slug, source=source.value)

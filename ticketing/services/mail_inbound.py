@@ -35,7 +35,7 @@ from ticketing.models import (
     OutboundStatus,
     Ticket,
 )
-from ticketing.services import mail_outbound, tickets
+from ticketing.services import mail_outbound, routing, tickets
 from ticketing.services.attachments import IncomingFile, store_attachments
 from ticketing.services.enrichment import find_contact, resolve_contact
 from ticketing.services.html import text_to_html
@@ -210,6 +210,8 @@ def _open_ticket(
     ticket.email_thread_id = parsed.message_id
     ticket.linked_ticket_id = linked.id if linked else None
     _add_email(session, ticket, parsed, inbound, sender, policy=policy, store=store, now=now, reopen=False)
+    # Rules see the first message (keywords) and may override the mailbox's team.
+    routing.apply_rules(session, ticket, now=now, mailbox_id=inbound.mailbox_id)
     if note:
         add_interaction(session, ticket, type=InteractionType.INTERNAL_NOTE, actor=None, body_text=note, now=now)
     if not (parsed.suppress_autoresponse or parsed.is_list):

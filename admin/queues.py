@@ -1,0 +1,122 @@
+"""Agent queues: My tickets, my teams, Unassigned, Breaching soon, Waiting on customer, All (managers)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_admin import expose
+
+from admin.base import StaffView, me
+from ticketing.domain.lifecycle import Status, TransitionError
+from ticketing.domain.vocab import Priority
+from ticketing.extensions import db
+from ticketing.models import Team, Ticket, User, utcnow
+from ticketing.services import queues, tickets
+from ticketing.services.staff_access import sees_everything, visible_clause
+
+BULK_ACTIONS = {
+    "assign": "Add assignee",
+    "unassign": "Remove assignee",
+    "team": "Set team",
+    "status": "Set status",
+    "priority": "Set priority",
+    "tag": "Add tag",
+}
+
+
+def _filters() -> queues.Filters:
+    args = request.args
+    status = args.get("status") if args.get("status") in {s.value for s in Status} else None
+    priority = args.get("priority") if args.get("priority") in {p.value for p in Priority} else None
+    return queues.Filters(
+        status=Status(status) if status else None,
+        priority=Priority(priority) if priority else None,
+        team_id=args.get("team", type=int),
+        tag=(args.get("tag") or "").strip().lower() or None,
+        query=(args.get("q") or "").strip() or None,
+        sort=args.get("sort") if args.get("sort") in queues.SORTS else "updated",
+    )
+
+
+class QueueView(StaffView):
+    @expose("/")
+    def index(self) -> ResponseReturnValue:
+        return redirect(url_for(".queue", key="breaching" if sees_everything(me()) else "mine"))
+
+    @expose("/<key>")
+    def queue(self, key: str) -> ResponseReturnValue:
+        user, filters = me(), _filters()
+        titles = {q.key: q.title for q in queues.QUEUES}
+        teams = queues.teams_for(db.session, user)
+        titles.update({f"team-{t.id}": f"{t.name} queue" for t in teams})
+        if key == "all" and not sees_everything(user):
+            abort(403)
+        if key not in titles:
+            abort(404)
+        cursor = queues.parse_cursor(request.args.get("after"), filters, key)
+        rows = queues.page(db.session, user, key, filters, after=cursor, limit=queues.PAGE_SIZE + 1)
+        more, rows = len(rows) > queues.PAGE_SIZE, rows[: queues.PAGE_SIZE]
+        return self.render(
+            "agent/queue.html",
+            key=key,
+            title=titles[key],
+            rows=rows,
+            next_cursor=queues.cursor_of(rows[-1], filters, key) if more and rows else None,
+            filters=filters,
+            counts=queues.counts(db.session, user),
+            titles=titles,
+            queue_keys=[q.key for q in queues.QUEUES if not q.managers_only or sees_everything(user)],
+            team_keys=[f"team-{t.id}" for t in teams],
+            teams=db.session.scalars(sa.select(Team).order_by(Team.name)).all(),
+            staff=db.session.scalars(sa.select(User).where(User.active).order_by(User.name)).all(),
+            statuses=list(Status),
+            priorities=list(Priority),
+            bulk_actions=BULK_ACTIONS,
+            now=utcnow(),
+        )
+
+    @expose("/bulk", methods=["POST"])
+    def bulk(self) -> ResponseReturnValue:
+        user, now, form = me(), utcnow(), request.form
+        action = form.get("action", "")
+        value = form.get("tag", "") if action == "tag" else form.get("value", "")
+        ids = [int(i) for i in form.getlist("ids") if i.isdigit()]
+        back = form.get("back") if (form.get("back") or "").startswith("/admin/queues/") else url_for(".index")
+        if action not in BULK_ACTIONS or not ids:
+            flash("Choose tickets and an action.", "warning")
+            return redirect(back, 303)
+        changed, problems = 0, []
+        for ticket in db.session.scalars(sa.select(Ticket).where(Ticket.id.in_(ids), visible_clause(user))):
+            try:
+                _apply(ticket, action, value, user, now)
+                changed += 1
+            except (TransitionError, ValueError, LookupError) as exc:
+                problems.append(f"#{ticket.id}: {exc}")
+        db.session.commit()
+        flash(f"{BULK_ACTIONS[action]}: {changed} ticket(s) updated.", "success")
+        for problem in problems[:10]:
+            flash(problem, "warning")
+        return redirect(back, 303)
+
+
+def _apply(ticket: Ticket, action: str, value: str, user: User, now: datetime) -> None:
+    session = db.session
+    if action in {"assign", "unassign"}:
+        target = session.get(User, int(value)) if value.isdigit() else None
+        if target is None:
+            raise LookupError("choose a person")
+        (tickets.add_assignee if action == "assign" else tickets.remove_assignee)(
+            session, ticket, target, actor=user, now=now
+        )
+    elif action == "team":
+        team = session.get(Team, int(value)) if value.isdigit() else None
+        tickets.set_team(session, ticket, team, actor=user, now=now)
+    elif action == "status":
+        tickets.change_status(session, ticket, Status(value), actor=user, now=now)
+    elif action == "priority":
+        tickets.set_priority(session, ticket, Priority(value), actor=user, now=now)
+    elif action == "tag":
+        tickets.add_tags(session, ticket, [value], actor=user, now=now)

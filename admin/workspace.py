@@ -1,0 +1,239 @@
+"""The ticket workspace: timeline, compose, properties, SLA, time, and the whole customer beside it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template_string, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_admin import expose
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
+
+from admin.base import StaffView, me
+from ticketing.domain.lifecycle import TRANSITIONS, Status, TransitionError
+from ticketing.domain.visibility import InteractionType
+from ticketing.domain.vocab import Priority
+from ticketing.extensions import attachment_store, db, mail_policy, redis_conn
+from ticketing.models import (
+    CannedResponse,
+    Category,
+    Contact,
+    Interaction,
+    Team,
+    Ticket,
+    User,
+    utcnow,
+)
+from ticketing.presence import mark, others
+from ticketing.services import (
+    canned,
+    customer_context,
+    mail_outbound,
+    mentions,
+    merge,
+    sla,
+    sms,
+    tickets,
+    timelog,
+)
+from ticketing.services.attachments import store_attachments
+from ticketing.services.interactions import add_interaction
+from ticketing.services.staff_access import can_open
+from ticketing.uploads import incoming_list
+
+COMPOSE_KINDS = {
+    "reply": "Reply to customer",
+    "note": "Internal note",
+    "call": "Log phone call",
+    "meeting": "Log meeting",
+    "sms": "SMS",
+}
+
+
+class WorkspaceView(StaffView):
+    def is_visible(self) -> bool:
+        return False  # opened from queues and lists
+
+    def _ticket(self, ticket_id: int) -> Ticket:
+        if not can_open(db.session, me(), ticket_id):
+            abort(404)
+        return db.get_or_404(Ticket, ticket_id)
+
+    def _back(self, ticket_id: int, anchor: str | None = None) -> ResponseReturnValue:
+        return redirect(url_for(".ticket", ticket_id=ticket_id, _anchor=anchor), 303)
+
+    @expose("/")
+    def index(self) -> ResponseReturnValue:
+        return redirect(url_for("queues.index"))
+
+    @expose("/<int:ticket_id>")
+    def ticket(self, ticket_id: int) -> ResponseReturnValue:
+        ticket = self._ticket(ticket_id)
+        timeline = db.session.scalars(
+            sa.select(Interaction)
+            .where(Interaction.ticket_id == ticket.id)
+            .order_by(Interaction.created_at, Interaction.id)
+            .options(
+                selectinload(Interaction.attachments),
+                selectinload(Interaction.author_user),
+                selectinload(Interaction.author_contact),
+            )  # fmt: skip
+        ).all()
+        now = utcnow()
+        mark(redis_conn(), ticket.id, current_user.id, current_user.name, "viewing")
+        return self.render(
+            "agent/workspace.html",
+            ticket=ticket,
+            timeline=timeline,
+            now=now,
+            explanation=sla.explain_resolution_due(ticket),
+            time_left=sla.resolution_time_left(ticket, now),
+            minutes=timelog.minutes_on_ticket(db.session, ticket.id),
+            context=customer_context.for_ticket(db.session, ticket, me()),
+            statuses=[ticket.status, *sorted(TRANSITIONS[ticket.status], key=lambda s: list(Status).index(s))],
+            priorities=list(Priority),
+            teams=db.session.scalars(sa.select(Team).order_by(Team.name)).all(),
+            categories=db.session.scalars(sa.select(Category).where(Category.active).order_by(Category.name)).all(),
+            staff=db.session.scalars(sa.select(User).where(User.active).order_by(User.name)).all(),
+            canned=db.session.scalars(sa.select(CannedResponse).order_by(CannedResponse.title)).all(),
+            compose_kinds=COMPOSE_KINDS,
+            sms_provider=sms.active_provider(db.session),
+            others=others(redis_conn(), ticket.id, current_user.id),
+        )
+
+    @expose("/<int:ticket_id>/compose", methods=["POST"])
+    def compose(self, ticket_id: int) -> ResponseReturnValue:
+        ticket = self._ticket(ticket_id)
+        kind, body, now = request.form.get("kind", "note"), (request.form.get("body") or "").strip(), utcnow()
+        files = incoming_list(request.files.getlist("files"))
+        if not body and not files:
+            flash("Write something first.", "warning")
+            return self._back(ticket_id)
+        policy = mail_policy()
+        try:
+            if kind == "reply":
+                entry = mail_outbound.reply_to_customer(db.session, ticket, agent=me(), body=body,
+                                                        policy=policy, now=now)  # fmt: skip
+            elif kind == "sms":
+                contact = db.session.get(Contact, int(request.form.get("contact_id") or 0)) or ticket.primary_contact
+                if contact is None or contact not in ticket.contacts:
+                    raise sms.SmsError("Choose a contact of this ticket.")
+                entry = sms.record_sms(db.session, ticket, agent=me(), contact=contact, body=body,
+                                       send=request.form.get("send") == "1", now=now)  # fmt: skip
+            else:
+                types = {"note": InteractionType.INTERNAL_NOTE, "call": InteractionType.PHONE_CALL,
+                         "meeting": InteractionType.MEETING}  # fmt: skip
+                if kind not in types:
+                    abort(400)
+                duration = request.form.get("duration", type=int)
+                entry = add_interaction(db.session, ticket, type=types[kind], actor=me(), body_text=body,
+                                        now=now, duration_minutes=duration if kind != "note" else None)  # fmt: skip
+                if kind == "note":
+                    url = url_for(".ticket", ticket_id=ticket.id, _external=True)
+                    notified = mentions.notify_mentions(db.session, ticket, entry, author=me(), policy=policy,
+                                                        now=now, ticket_url=url)  # fmt: skip
+                    if notified:
+                        flash("Notified " + ", ".join(u.name for u in notified) + ".", "info")
+            if files:
+                _, refused = store_attachments(db.session, ticket, entry, files, store=attachment_store(),
+                                               limits=policy.attachment_limits, now=now)  # fmt: skip
+                if refused:
+                    flash("Not attached: " + "; ".join(refused), "warning")
+        except (ValueError, sms.SmsError) as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+            return self._back(ticket_id)
+        db.session.commit()
+        flash(f"{COMPOSE_KINDS.get(kind, 'Entry')} added.", "success")
+        return self._back(ticket_id, "latest")
+
+    @expose("/<int:ticket_id>/properties", methods=["POST"])
+    def properties(self, ticket_id: int) -> ResponseReturnValue:
+        ticket, now, form = self._ticket(ticket_id), utcnow(), request.form
+        try:
+            if (status := form.get("status")) and status != ticket.status.value:
+                tickets.change_status(db.session, ticket, Status(status), actor=me(), now=now)
+            if (priority := form.get("priority")) and priority != ticket.priority.value:
+                tickets.set_priority(db.session, ticket, Priority(priority), actor=me(), now=now)
+            if "team_id" in form:
+                team = db.session.get(Team, int(form["team_id"])) if form["team_id"] else None
+                tickets.set_team(db.session, ticket, team, actor=me(), now=now)
+            if "category_id" in form:
+                category = db.session.get(Category, int(form["category_id"])) if form["category_id"] else None
+                tickets.set_category(db.session, ticket, category, actor=me(), now=now)
+            if "tags" in form:
+                tickets.set_tags(db.session, ticket, form["tags"].split(","), actor=me(), now=now)
+        except (TransitionError, ValueError) as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+            return self._back(ticket_id)
+        db.session.commit()
+        flash("Ticket updated.", "success")
+        return self._back(ticket_id)
+
+    @expose("/<int:ticket_id>/assignees", methods=["POST"])
+    def assignees(self, ticket_id: int) -> ResponseReturnValue:
+        ticket, now = self._ticket(ticket_id), utcnow()
+        user = db.session.get(User, request.form.get("user_id", type=int) or 0)
+        if user is None or not user.active:
+            abort(400)
+        if request.form.get("op") == "remove":
+            tickets.remove_assignee(db.session, ticket, user, actor=me(), now=now)
+        else:
+            tickets.add_assignee(db.session, ticket, user, actor=me(), now=now)
+        db.session.commit()
+        return self._back(ticket_id)
+
+    @expose("/<int:ticket_id>/time", methods=["POST"])
+    def time(self, ticket_id: int) -> ResponseReturnValue:
+        ticket = self._ticket(ticket_id)
+        try:
+            work_date = date.fromisoformat(request.form["work_date"]) if request.form.get("work_date") else None
+            timelog.log_time(db.session, ticket, user=me(), minutes=request.form.get("minutes", type=int) or 0,
+                             note=request.form.get("note", ""), work_date=work_date, now=utcnow())  # fmt: skip
+        except ValueError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+            return self._back(ticket_id)
+        db.session.commit()
+        flash("Time logged.", "success")
+        return self._back(ticket_id)
+
+    @expose("/<int:ticket_id>/merge", methods=["POST"])
+    def merge_into(self, ticket_id: int) -> ResponseReturnValue:
+        source = self._ticket(ticket_id)
+        target_id = request.form.get("target", "").lstrip("#")
+        if not target_id.isdigit() or not can_open(db.session, me(), int(target_id)):
+            flash("No such ticket.", "danger")
+            return self._back(ticket_id)
+        target = db.get_or_404(Ticket, int(target_id))
+        try:
+            merge.merge(db.session, source, target, actor=me(), now=utcnow())
+        except merge.MergeError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+            return self._back(ticket_id)
+        db.session.commit()
+        flash(f"#{source.id} merged into #{target.id}.", "success")
+        return self._back(target.id)
+
+    @expose("/<int:ticket_id>/presence", methods=["POST"])
+    def presence(self, ticket_id: int) -> ResponseReturnValue:
+        """htmx, every few seconds: say we're here (and whether we're typing), hear who else is."""
+        ticket = self._ticket(ticket_id)
+        state = "replying" if request.form.get("state") == "replying" else "viewing"
+        mark(redis_conn(), ticket.id, current_user.id, current_user.name, state)
+        return render_template_string(PRESENCE, others=others(redis_conn(), ticket.id, current_user.id))
+
+    @expose("/<int:ticket_id>/canned/<int:response_id>")
+    def canned_text(self, ticket_id: int, response_id: int) -> ResponseReturnValue:
+        ticket = self._ticket(ticket_id)
+        response = db.get_or_404(CannedResponse, response_id)
+        return canned.fill(response, ticket, current_user), 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+PRESENCE = """{% for o in others %}<div class="alert alert-warning py-1 px-2 mb-1 small" role="status">
+<strong>{{ o.name }}</strong> is {{ "writing a reply" if o.state == "replying" else "viewing this ticket" }}.</div>
+{% endfor %}"""

@@ -1,0 +1,281 @@
+"""Agent queues and the ticket workspace: access by role and team, every action through the services."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import csrf_token, login_staff
+from ticketing import jobs
+from ticketing.domain.lifecycle import Status
+from ticketing.domain.visibility import InteractionType, SmsStatus
+from ticketing.domain.vocab import Priority, StaffRole
+from ticketing.models import (
+    CannedResponse,
+    Interaction,
+    MailThreadRef,
+    Notification,
+    OutboundKind,
+    OutboundMessage,
+    SmsProvider,
+    Ticket,
+)
+from ticketing.services import customer_view, queues
+from ticketing.services.staff_access import visible_clause
+
+PW = "staff-pass-1"
+
+
+@pytest.fixture
+def desk(db, make, now):
+    billing, integrations = make.team("Billing"), make.team("Integrations")
+    people = {
+        "agent": make.user(email="agent@bluehill.test", name="Priya", password=PW, teams=[billing]),
+        "lena": make.user(email="lena@bluehill.test", name="Lena", password=PW, teams=[integrations]),
+        "manager": make.user(email="manager@bluehill.test", name="Morgan", password=PW, role=StaffRole.MANAGER),
+        "admin": make.user(email="admin@bluehill.test", name="Alex", password=PW, role=StaffRole.ADMIN),
+    }
+    make.policy(None, None, {Priority.MEDIUM: (60, 480), Priority.HIGH: (30, 120), Priority.URGENT: (15, 60)})
+    customer = make.customer("Acme", domains=("acme.example",))
+    contact = make.contact(customer, email="jane@acme.example", name="Jane", phone="+4915112345678")
+    billing_ticket = make.ticket(now=now, contact=contact, subject="Invoice wrong", team=billing)
+    integ_ticket = make.ticket(now=now, contact=contact, subject="<script>alert(1)</script> SSO broken",
+                               team=integrations)  # fmt: skip
+    inbox_ticket = make.ticket(now=now, contact=contact, subject="No team yet")
+    db.commit()
+    return {"people": people, "billing": billing_ticket, "integ": integ_ticket, "inbox": inbox_ticket,
+            "contact": contact, "teams": (billing, integrations)}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("who", "ticket", "status"),
+    [("agent", "billing", 200), ("agent", "inbox", 200), ("agent", "integ", 404), ("lena", "integ", 200),
+     ("lena", "billing", 404), ("manager", "integ", 200), ("admin", "billing", 200)],
+)
+def test_workspace_access_by_role_and_team(client, desk, who, ticket, status) -> None:
+    login_staff(client, f"{who}@bluehill.test", PW)
+    assert client.get(f"/admin/ticket/{desk[ticket].id}").status_code == status
+
+
+def test_customers_and_strangers_never_reach_agent_screens(client, db, make, desk) -> None:
+    for url in (f"/admin/ticket/{desk['billing'].id}", "/admin/queues/mine", "/admin/queues/all"):
+        assert client.get(url).status_code == 302
+    contact = make.contact(make.customer(), password=PW)
+    db.commit()
+    with client.session_transaction() as session:
+        session["_user_id"] = contact.get_id()
+    assert client.get(f"/admin/ticket/{desk['billing'].id}").status_code == 302
+    assert client.post(f"/admin/ticket/{desk['billing'].id}/compose", data={"kind": "note", "body": "x"}).status_code in (
+        302, 400)  # fmt: skip
+
+
+def test_all_queue_is_for_managers(client, desk) -> None:
+    login_staff(client, "agent@bluehill.test", PW)
+    assert client.get("/admin/queues/all").status_code == 403
+    login_staff(client, "manager@bluehill.test", PW)
+    assert client.get("/admin/queues/all").status_code == 200
+
+
+def test_queue_rows_escape_customer_input(client, desk) -> None:
+    login_staff(client, "manager@bluehill.test", PW)
+    body = client.get("/admin/queues/all").get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; SSO broken" in body and "<script>alert(1)</script>" not in body
+    page = client.get(f"/admin/ticket/{desk['integ'].id}").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+
+
+def post(client, ticket_id: int, action: str, data: dict, **kw):
+    page = client.get(f"/admin/ticket/{ticket_id}").get_data(as_text=True)
+    return client.post(f"/admin/ticket/{ticket_id}/{action}", data={**data, "csrf_token": csrf_token(page)}, **kw)
+
+
+def entries(db, ticket_id: int, kind: InteractionType) -> list[Interaction]:
+    return list(db.scalars(sa.select(Interaction).where(Interaction.ticket_id == ticket_id, Interaction.type == kind)
+                           .order_by(Interaction.id)))  # fmt: skip
+
+
+def test_reply_note_call_meeting(client, db, desk) -> None:
+    login_staff(client, "agent@bluehill.test", PW)
+    t = desk["billing"].id
+    assert post(client, t, "compose", {"kind": "reply", "body": "We **fixed** it."}).status_code == 303
+    assert post(client, t, "compose", {"kind": "note", "body": "Pinging @lena about this"}).status_code == 303
+    post(client, t, "compose", {"kind": "call", "body": "Called Jane", "duration": "12"})
+    post(client, t, "compose", {"kind": "meeting", "body": "Review", "duration": "30"})
+    db.expire_all()
+    reply = entries(db, t, InteractionType.EMAIL_OUTBOUND)[0]
+    assert "<strong>fixed</strong>" in reply.body_html
+    outbound = db.scalar(sa.select(OutboundMessage).where(OutboundMessage.interaction_id == reply.id))
+    assert outbound.to_address == "jane@acme.example" and db.get(Ticket, t).first_response_at is not None
+    assert entries(db, t, InteractionType.PHONE_CALL)[0].duration_minutes == 12
+    assert entries(db, t, InteractionType.MEETING)[0].duration_minutes == 30
+    lena = desk["people"]["lena"]
+    notice = db.scalar(sa.select(Notification).where(Notification.user_id == lena.id))
+    assert notice.ticket_id == t and "Priya mentioned you" in notice.text
+    mention_mail = db.scalar(sa.select(OutboundMessage).where(OutboundMessage.kind == OutboundKind.MENTION))
+    assert mention_mail.to_address == "lena@bluehill.test"
+    # None of the internal entries is customer-visible.
+    visible = {i.type for i in customer_view.timeline(db, db.get(Ticket, t))}
+    assert visible == {InteractionType.EMAIL_INBOUND, InteractionType.EMAIL_OUTBOUND}
+
+
+def test_properties_assignees_time(client, db, desk) -> None:
+    login_staff(client, "manager@bluehill.test", PW)
+    t = desk["billing"].id
+    _, integrations = desk["teams"]
+    post(client, t, "properties", {"status": "in_progress", "priority": "high", "team_id": integrations.id,
+                                   "category_id": "", "tags": "vip, Billing"})  # fmt: skip
+    for user in ("agent", "lena"):
+        post(client, t, "assignees", {"user_id": desk["people"][user].id})
+    post(client, t, "assignees", {"user_id": desk["people"]["agent"].id, "op": "remove"})
+    post(client, t, "time", {"minutes": "25", "note": "Checked the invoice run"})
+    db.expire_all()
+    ticket = db.get(Ticket, t)
+    assert ticket.status == Status.IN_PROGRESS and ticket.priority == Priority.HIGH
+    assert ticket.assigned_team_id == integrations.id and ticket.tags == ["billing", "vip"]
+    assert [u.name for u in ticket.assignees] == ["Lena"]
+    assert ticket.time_entries[0].minutes == 25
+    fields = [i.meta["field"] for i in entries(db, t, InteractionType.SYSTEM)]
+    assert {"status", "priority", "team", "tags", "assignees", "time_logged"} <= set(fields)
+    bad = post(client, t, "properties", {"status": "closed"})
+    assert bad.status_code == 303
+
+
+def test_merge_moves_timeline_contacts_and_thread(client, db, make, desk, now) -> None:
+    login_staff(client, "manager@bluehill.test", PW)
+    source, target = desk["billing"], desk["inbox"]
+    db.add(MailThreadRef(message_id="thread-of-source@client.example", ticket_id=source.id))
+    colleague = make.contact(source.customer, email="bob@acme.example")
+    source.contacts.append(colleague)
+    db.commit()
+    moved = len(entries(db, source.id, InteractionType.EMAIL_INBOUND))
+    response = post(client, source.id, "merge", {"target": f"#{target.id}"})
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/admin/ticket/{target.id}")
+    db.expire_all()
+    assert db.get(Ticket, source.id).merged_into_id == target.id and db.get(Ticket, source.id).status == Status.CLOSED
+    assert len(entries(db, target.id, InteractionType.EMAIL_INBOUND)) == 1 + moved
+    assert colleague in db.get(Ticket, target.id).contacts
+    assert db.get(MailThreadRef, "thread-of-source@client.example").ticket_id == target.id
+    assert post(client, target.id, "merge", {"target": str(target.id)}).status_code == 303  # refused, flashed
+
+
+def test_presence_shows_who_else_is_here(app, db, desk, redis_url) -> None:
+    from tests.conftest import IsolatedClient
+
+    app.test_client_class = IsolatedClient
+    priya, lena = app.test_client(), app.test_client()
+    login_staff(priya, "manager@bluehill.test", PW)
+    login_staff(lena, "admin@bluehill.test", PW)
+    t = desk["integ"].id
+    priya.get(f"/admin/ticket/{t}")
+    page = lena.get(f"/admin/ticket/{t}").get_data(as_text=True)
+    assert "<strong>Morgan</strong> is viewing this ticket" in page
+    token = csrf_token(page)
+    priya_token = csrf_token(priya.get(f"/admin/ticket/{t}").get_data(as_text=True))
+    priya.post(f"/admin/ticket/{t}/presence", data={"state": "replying"}, headers={"X-CSRFToken": priya_token})
+    fragment = lena.post(f"/admin/ticket/{t}/presence", data={}, headers={"X-CSRFToken": token}).get_data(as_text=True)
+    assert "<strong>Morgan</strong> is writing a reply" in fragment
+
+
+def test_canned_response_placeholders(client, db, desk) -> None:
+    response = CannedResponse(title="Hello", body="Hi {contact}, about {ticket} ({subject}) — {agent} {unknown}")
+    db.add(response)
+    db.commit()
+    login_staff(client, "agent@bluehill.test", PW)
+    text = client.get(f"/admin/ticket/{desk['billing'].id}/canned/{response.id}").get_data(as_text=True)
+    assert text == f"Hi Jane, about #{desk['billing'].id} (Invoice wrong) — Priya {{unknown}}"
+
+
+class Receiver(BaseHTTPRequestHandler):
+    calls: list[tuple[str, str, str]] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's hook name
+        length = int(self.headers["Content-Length"])
+        Receiver.calls.append((self.path, self.headers["Authorization"], self.rfile.read(length).decode()))
+        body = json.dumps({"sid": "SM123"}).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_sms_logged_without_provider_and_sent_with_one(client, db, desk) -> None:
+    login_staff(client, "agent@bluehill.test", PW)
+    t, contact = desk["billing"].id, desk["contact"]
+    post(client, t, "compose", {"kind": "sms", "body": "Logged text", "contact_id": contact.id})
+    refused = post(client, t, "compose", {"kind": "sms", "body": "Send me", "contact_id": contact.id, "send": "1"})
+    assert refused.status_code == 303
+    assert [(i.body_text, i.sms_status) for i in entries(db, t, InteractionType.SMS)] == [("Logged text",
+                                                                                          SmsStatus.LOGGED)]
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        db.add(SmsProvider(name="Test", base_url=f"http://127.0.0.1:{server.server_port}/2010-04-01",
+                           account_id="AC1", auth_token="tok", from_number="+15550001"))  # fmt: skip
+        db.commit()
+        post(client, t, "compose", {"kind": "sms", "body": "Your invoice is fixed", "contact_id": contact.id,
+                                    "send": "1"})  # fmt: skip
+        queued = entries(db, t, InteractionType.SMS)[-1]
+        assert queued.sms_status == SmsStatus.QUEUED
+        assert not [i for i in customer_view.timeline(db, db.get(Ticket, t)) if i.type == InteractionType.SMS]
+        assert jobs.send_sms(queued.id) == "sent SM123"
+    finally:
+        server.shutdown()
+    db.expire_all()
+    assert db.get(Interaction, queued.id).sms_status == SmsStatus.SENT
+    path, auth, form = Receiver.calls[-1]
+    assert path == "/2010-04-01/Accounts/AC1/Messages.json" and auth.startswith("Basic ")
+    assert "To=%2B4915112345678" in form and "Body=Your+invoice+is+fixed" in form
+    sms_visible = [i.body_text for i in customer_view.timeline(db, db.get(Ticket, t)) if i.type == InteractionType.SMS]
+    assert sms_visible == ["Your invoice is fixed"]  # the logged one stays internal
+
+
+def test_bulk_actions_respect_visibility(client, db, desk) -> None:
+    login_staff(client, "agent@bluehill.test", PW)
+    page = client.get("/admin/queues/mine").get_data(as_text=True)
+    ids = [desk["billing"].id, desk["integ"].id]  # the agent may not touch the Integrations ticket
+    client.post("/admin/queues/bulk", data={"csrf_token": csrf_token(page), "action": "priority", "value": "urgent",
+                                            "ids": ids, "back": "/admin/queues/mine"})  # fmt: skip
+    client.post("/admin/queues/bulk", data={"csrf_token": csrf_token(page), "action": "tag", "tag": "Escalated",
+                                            "ids": ids})  # fmt: skip
+    client.post("/admin/queues/bulk", data={"csrf_token": csrf_token(page), "action": "assign",
+                                            "value": desk["people"]["agent"].id, "ids": ids})  # fmt: skip
+    db.expire_all()
+    billing, integ = db.get(Ticket, desk["billing"].id), db.get(Ticket, desk["integ"].id)
+    assert billing.priority == Priority.URGENT and billing.tags == ["escalated"] and billing.assignees
+    assert integ.priority == Priority.MEDIUM and integ.tags == [] and not integ.assignees
+
+
+def test_queues_keyset_pages_and_breaching_order(db, make, desk, now) -> None:
+    manager = desk["people"]["manager"]
+    contact = desk["contact"]
+    for n in range(7):
+        make.ticket(now=now - timedelta(minutes=n * 10), contact=contact, subject=f"Bulk {n}",
+                    priority=Priority.URGENT if n % 2 else Priority.MEDIUM)  # fmt: skip
+    db.commit()
+    filters = queues.Filters(sort="updated")
+    seen, after = [], None
+    while True:
+        rows = queues.page(db, manager, "all", filters, after=after, limit=3)
+        if not rows:
+            break
+        seen += [r.id for r in rows]
+        after = queues.parse_cursor(queues.cursor_of(rows[-1], filters, "all"), filters, "all")
+    assert len(seen) == len(set(seen)) == db.scalar(sa.select(sa.func.count()).select_from(Ticket))
+    breaching = queues.page(db, manager, "breaching", queues.Filters())
+    dues = [t.due_date for t in breaching]
+    assert dues == sorted(dues) and len(dues) >= 7
+    found = queues.page(db, manager, "all", queues.Filters(query="jane@acme"))
+    assert len(found) == len(seen)
+    assert [t.subject for t in queues.page(db, manager, "all", queues.Filters(query="Invoice wrong"))] == [
+        "Invoice wrong"]  # fmt: skip
+    agent_can_see = set(db.scalars(sa.select(Ticket.id).where(visible_clause(desk["people"]["agent"]))))
+    assert desk["integ"].id not in agent_can_see and desk["inbox"].id in agent_can_see

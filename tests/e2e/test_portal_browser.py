@@ -1,0 +1,244 @@
+"""The customer portal in a real browser: sign in, report a bug with a screenshot, watch an agent's answer arrive
+live (and an internal note never), the embedded form on another origin, the portal without JavaScript, a phone.
+
+Screenshots of the main pages land in test-output/screenshots/ for a human to look at.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import Page, expect
+
+from tests.conftest import BACKEND
+from tests.e2e.conftest import PASSWORD, HostSite, png_bytes
+from ticketing.domain.lifecycle import Status
+from ticketing.domain.visibility import InteractionType
+from ticketing.domain.vocab import Source
+from ticketing.models import Attachment, Ticket
+from ticketing.services import tickets
+from ticketing.services.interactions import add_interaction
+
+pytestmark = [
+    pytest.mark.browser,
+    # One backend is enough for the browser: the request-level tests already run on both databases.
+    pytest.mark.skipif(BACKEND == "postgresql", reason="browser tests run on the SQLite backend only"),
+]
+
+PHONE = {"width": 390, "height": 844}
+TIMEOUT = 10_000  # ms; a live poll runs every 500 ms
+
+
+def shot(page: Page, screenshots: Path, name: str) -> None:
+    page.screenshot(path=screenshots / name, full_page=True)
+
+
+def sign_in(page: Page, email: str = "alice@acme.example", password: str = PASSWORD) -> None:
+    page.goto("/login")
+    page.get_by_label(re.compile(r"^Email")).fill(email)
+    page.get_by_label(re.compile(r"^Password")).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/tickets$"))
+
+
+def fill_bug_report(scope, *, subject: str, anonymous: bool = False) -> None:  # scope: a Page or a FrameLocator
+    if anonymous:
+        scope.get_by_label("Your name").fill("Pat Embed")
+        scope.get_by_label("Your email").fill("pat@newco.example")
+    scope.get_by_label("Summary").fill(subject)
+    scope.get_by_label("Steps to reproduce").fill("1. Open Reports\n2. Click Export CSV")
+    scope.get_by_label("What you expected").fill("A CSV file downloads")
+    scope.get_by_label("What happened instead").fill("A spinner, then an error 500")
+    scope.get_by_label("How bad is it?").select_option("Blocks our work")
+    scope.get_by_label("Screenshot").set_input_files({"name": "screen.png", "mimeType": "image/png",
+                                                       "buffer": png_bytes()})  # fmt: skip
+
+
+def embed_page(portal_url: str, title: str) -> str:
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>body {{ font-family: Georgia, serif; margin: 0; background: #f7f1e3; }}
+header {{ background: #2d3a2e; color: #fff; padding: 1rem 2rem; }} main {{ padding: 1rem 2rem; }}
+iframe {{ width: 100%; max-width: 760px; height: 1150px; border: 1px solid #c9bfa8; background: #fff; }}</style></head>
+<body><header><strong>NewCo Gardening</strong> · Contact us</header>
+<main><h1>{title}</h1><p>Found a problem in our shop? Tell our supplier's help desk directly:</p>
+<iframe title="Report a bug" src="{portal_url}/forms/report-a-bug/embed"></iframe></main></body></html>"""
+
+
+def test_public_pages(page: Page, bug_form, screenshots: Path) -> None:
+    page.goto("/")
+    expect(page.get_by_role("heading", name="How can we help?")).to_be_visible()
+    shot(page, screenshots, "home.png")
+    page.get_by_role("link", name="Submit a request").click()
+    expect(page).to_have_url(re.compile(r"/new$"))
+    expect(page.get_by_role("link", name=re.compile("Report a bug"))).to_be_visible()
+    shot(page, screenshots, "new-request.png")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    shot(page, screenshots, "login.png")
+    # A wrong password answers on the same page, without saying which half was wrong.
+    page.get_by_label(re.compile(r"^Email")).fill("alice@acme.example")
+    page.get_by_label(re.compile(r"^Password")).fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("That email and password don't match an account.")).to_be_visible()
+    shot(page, screenshots, "login-failed.png")
+
+
+def test_sign_in_lists_own_requests(page: Page, world, screenshots: Path) -> None:
+    sign_in(page)
+    expect(page.get_by_role("heading", name="My requests")).to_be_visible()
+    rows = page.locator("table.tickets tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(f"#{world.acme_ticket.id} Acme export broken")
+    body = page.locator("body")
+    expect(body).not_to_contain_text("Carl asks about SSO")  # a colleague's ticket: alice is no portal admin
+    expect(body).not_to_contain_text("Globex invoice")
+    shot(page, screenshots, "portal-tickets.png")
+
+
+def test_report_a_bug_with_a_screenshot(page: Page, db, world, bug_form, screenshots: Path) -> None:
+    sign_in(page)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="New request").click()
+    page.get_by_role("link", name=re.compile("Report a bug")).click()
+    expect(page.get_by_role("heading", name="Report a bug")).to_be_visible()
+    expect(page.get_by_label("Your email")).to_have_count(0)  # a signed-in contact is not asked who they are
+    fill_bug_report(page, subject="Export to CSV fails")
+    shot(page, screenshots, "portal-form.png")
+    page.get_by_role("button", name="Send request").click()
+
+    expect(page).to_have_url(re.compile(r"/tickets/\d+$"))
+    ticket_id = int(re.search(r"/tickets/(\d+)$", page.url).group(1))
+    expect(page.get_by_role("status")).to_contain_text(f"Request #{ticket_id} received.")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"#{ticket_id} Export to CSV fails")
+    answers = page.locator("details.answers")
+    answers.locator("summary").click()  # the answers are folded away by default
+    for text in ("Steps to reproduce", "2. Click Export CSV", "A CSV file downloads", "A spinner, then an error 500",
+                 "Blocks our work", "screen.png"):  # fmt: skip
+        expect(answers).to_contain_text(text)
+    link = page.locator(".timeline .files a", has_text="screen.png")
+    expect(link).to_be_visible()
+    shot(page, screenshots, "portal-ticket.png")
+    # The screenshot arrived byte for byte and is served back to its owner.
+    download = page.request.get(link.get_attribute("href"))
+    assert download.ok and download.body() == png_bytes()
+    ticket = db.get(Ticket, ticket_id)
+    assert ticket.source == Source.PORTAL and ticket.primary_contact_id == world.alice.id and ticket.tags == ["bug"]
+    assert db.scalar(sa.select(Attachment.filename).where(Attachment.ticket_id == ticket_id)) == "screen.png"
+
+
+def test_agent_reply_arrives_live_and_an_internal_note_never(page: Page, db, make, world) -> None:
+    agent = make.user(name="Priya Natarajan")
+    db.commit()
+    ticket_id = world.acme_ticket.id
+    sign_in(page)
+    page.goto(f"/tickets/{ticket_id}")
+    expect(page.locator("#ticket-live")).to_contain_text("PUBLIC-acme-email_outbound")
+    page.evaluate("window.__samePage = true")  # gone if anything reloads or navigates the page
+    live_path = f"/tickets/{ticket_id}/live"
+
+    def poll(status: int):
+        return lambda r: r.url.split("?")[0].endswith(live_path) and r.status == status
+
+    with page.expect_response(poll(204), timeout=TIMEOUT):
+        pass  # htmx is polling, and nothing changed yet
+
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    secret, answer = "SECRET-live-internal-note-7f3a", "LIVE-agent-answer-9c1e"
+    add_interaction(db, db.get(Ticket, ticket_id), type=InteractionType.INTERNAL_NOTE, actor=agent,
+                    body_text=f"{secret} customer is on the old plan", now=later)  # fmt: skip
+    db.commit()
+    with page.expect_response(poll(204), timeout=TIMEOUT):
+        pass  # an internal note is no change a customer can see: the poll still answers 204
+
+    add_interaction(db, db.get(Ticket, ticket_id), type=InteractionType.EMAIL_OUTBOUND, actor=agent,
+                    body_text=f"{answer}: we found the cause and are deploying a fix.",
+                    now=later + timedelta(minutes=1))  # fmt: skip
+    db.commit()
+    expect(page.locator("#ticket-live .timeline")).to_contain_text(answer, timeout=TIMEOUT)
+    expect(page.locator("#latest")).to_contain_text(answer)
+    assert page.evaluate("window.__samePage") is True  # swapped in by htmx, not a reload
+    assert secret not in page.content()
+
+    tickets.change_status(db, db.get(Ticket, ticket_id), Status.WAITING_ON_CUSTOMER, actor=agent,
+                          now=later + timedelta(minutes=2))  # fmt: skip
+    db.commit()
+    expect(page.locator(".ticket-head .meta")).to_contain_text("Waiting on Customer", timeout=TIMEOUT)
+    assert page.evaluate("window.__samePage") is True
+    assert secret not in page.content()
+    assert all(s not in page.content() for s in world.secrets)
+
+
+def test_embedded_form_submits_from_an_allowed_origin(
+    page: Page, db, bug_form, allowed_site: HostSite, portal, screenshots: Path
+) -> None:
+    host_url = allowed_site.publish("/support.html", embed_page(portal.url, "Support"))
+    page.goto(host_url)
+    frame = page.frame_locator("iframe[title='Report a bug']")
+    expect(frame.get_by_role("heading", name="Report a bug")).to_be_visible()
+    fill_bug_report(frame, subject="Embedded: export fails", anonymous=True)
+    shot(page, screenshots, "embed-host.png")
+    frame.get_by_role("button", name="Send request").click()
+    expect(frame.locator("body")).to_contain_text("has been received", timeout=TIMEOUT)
+    shot(page, screenshots, "embed-thanks.png")
+    assert page.url == host_url  # the host page stayed; only the frame moved on
+
+    ticket = db.scalar(sa.select(Ticket).where(Ticket.subject == "Embedded: export fails"))
+    assert ticket is not None and ticket.source == Source.WEB
+    assert ticket.primary_contact.email == "pat@newco.example" and ticket.form_id == bug_form.id
+    assert db.scalar(sa.select(Attachment.filename).where(Attachment.ticket_id == ticket.id)) == "screen.png"
+
+
+def test_embedded_form_is_refused_on_a_foreign_origin(page: Page, bug_form, foreign_site: HostSite, portal) -> None:
+    host_url = foreign_site.publish("/phish.html", embed_page(portal.url, "Not allowed"))
+    embed_url = f"{portal.url}/forms/report-a-bug/embed"
+    with page.expect_response(embed_url) as answer:
+        page.goto(host_url)  # waits for the load event, which waits for the frame (or its error page)
+    # The portal answered (200) but named only its allowed ancestors: not this origin.
+    policy = answer.value.headers["content-security-policy"]
+    assert (
+        answer.value.status == 200
+        and foreign_site.origin not in policy
+        and bug_form.allowed_origins.split()[0] in policy
+    )
+    # Chromium enforces frame-ancestors by replacing the document with its own error page: the frame's URL
+    # becomes chrome-error://chromewebdata/ and nothing of the form is ever in it. Checking the frame's URL
+    # and its content after the page's load event (which fires only once every frame finished, error page
+    # included) does not depend on timing; the allowed-origin test above proves the same page does render
+    # the form where framing is allowed, so an empty frame here is not just a slow one.
+    frame = next(f for f in page.frames if f != page.main_frame)
+    assert frame.url.startswith("chrome-error://"), frame.url
+    assert frame.locator("form").count() == 0 and "Report a bug" not in frame.content()
+    expect(page.frame_locator("iframe").locator("input")).to_have_count(0)
+
+
+def test_portal_works_without_javascript(new_context, world, screenshots: Path) -> None:
+    page = new_context(java_script_enabled=False).new_page()
+    sign_in(page)
+    page.get_by_role("link", name=re.compile("Acme export broken")).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Acme export broken")
+    page.get_by_label("Your reply").fill("NOJS-reply: still broken on our side, see attached")
+    page.get_by_label("Attach files").set_input_files({"name": "log.txt", "mimeType": "text/plain",
+                                                       "buffer": b"export failed at 10:02"})  # fmt: skip
+    page.get_by_role("button", name="Send reply").click()
+    expect(page).to_have_url(re.compile(rf"/tickets/{world.acme_ticket.id}#latest$"))
+    expect(page.get_by_role("status")).to_contain_text("Your reply was added.")
+    expect(page.locator("#latest")).to_contain_text("NOJS-reply: still broken on our side")
+    expect(page.locator("#latest")).to_contain_text("log.txt")
+    shot(page, screenshots, "nojs-ticket.png")
+
+
+def test_phone_sized_screens(new_context, world, bug_form, screenshots: Path) -> None:
+    page = new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2).new_page()
+    page.goto("/")
+    shot(page, screenshots, "mobile-home.png")
+    page.goto("/forms/report-a-bug")
+    shot(page, screenshots, "mobile-form.png")
+    sign_in(page)
+    expect(page.get_by_role("link", name=re.compile("Acme export broken"))).to_be_visible()
+    shot(page, screenshots, "mobile-tickets.png")
+    page.get_by_role("link", name=re.compile("Acme export broken")).click()
+    expect(page.locator("#ticket-live .timeline")).to_contain_text("PUBLIC-acme-first")
+    shot(page, screenshots, "mobile-ticket.png")

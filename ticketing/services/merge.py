@@ -1,0 +1,55 @@
+"""Merging a duplicate ticket into another: its timeline, contacts and mail thread move to the survivor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ticketing.domain.lifecycle import Status
+from ticketing.domain.visibility import InteractionType
+from ticketing.models import Attachment, Interaction, MailThreadRef, OutboundMessage, Ticket, TimeEntry
+from ticketing.services import tickets
+from ticketing.services.actors import Actor, actor_name
+from ticketing.services.audit import touch
+from ticketing.services.interactions import add_interaction
+
+
+class MergeError(ValueError):
+    pass
+
+
+def merge(session: Session, source: Ticket, target: Ticket, *, actor: Actor, now: datetime) -> None:
+    """`source` is closed and points at `target`; replies to its mail thread now land on `target`."""
+    if source.id == target.id:
+        raise MergeError("A ticket cannot be merged into itself.")
+    if source.merged_into_id is not None:
+        raise MergeError(f"#{source.id} was already merged into #{source.merged_into_id}.")
+    if target.merged_into_id is not None or target.status == Status.CLOSED:
+        raise MergeError(f"#{target.id} is closed or merged; choose an open ticket.")
+    for model in (Interaction, Attachment, TimeEntry, MailThreadRef, OutboundMessage):
+        session.execute(
+            sa.update(model)
+            .where(model.ticket_id == source.id)  # type: ignore[attr-defined]
+            .values(ticket_id=target.id)
+            .execution_options(synchronize_session=False)
+        )
+    for contact in source.contacts:
+        if contact not in target.contacts:
+            target.contacts.append(contact)
+    tickets.add_tags(session, target, source.tags, actor=actor, now=now)
+    session.expire(target, ["interactions", "time_entries"])
+    add_interaction(
+        session, target, type=InteractionType.SYSTEM, actor=None, now=now,
+        body_text=f"{actor_name(actor)} merged #{source.id} “{source.subject}” into this ticket.",
+        meta={"merged_from": source.id},
+    )  # fmt: skip
+    source.merged_into_id = target.id
+    if source.status != Status.CLOSED:
+        tickets.change_status(session, source, Status.CLOSED, actor=actor, now=now)
+    add_interaction(
+        session, source, type=InteractionType.SYSTEM, actor=None, now=now,
+        body_text=f"{actor_name(actor)} merged this ticket into #{target.id}.", meta={"merged_into": target.id},
+    )  # fmt: skip
+    touch(target, now, customer_visible=True)
