@@ -50,7 +50,31 @@ def enum_label(view: Any, context: Any, model: Any, name: str) -> str:
     return "" if value is None else str(getattr(value, "label", value))
 
 
-class TicketView(StaffModelView):
+class TeamScopedMixin:
+    """Lists, counts, details, exports and actions see only tickets the agent may open."""
+
+    ticket_id_column: str | None = None  # the model's ticket id attribute (None: the model is Ticket)
+
+    def _scope(self, query: Any) -> Any:
+        from admin.base import me
+        from ticketing.services.staff_access import visible_clause
+
+        if self.ticket_id_column is None:
+            return query.filter(visible_clause(me()))
+        visible = sa.select(Ticket.id).where(visible_clause(me()))
+        return query.filter(getattr(self.model, self.ticket_id_column).in_(visible))  # type: ignore[attr-defined]
+
+    def get_query(self) -> Any:
+        return self._scope(super().get_query())  # type: ignore[misc]
+
+    def get_count_query(self) -> Any:
+        return self._scope(super().get_count_query())  # type: ignore[misc]
+
+    def get_one(self, id: Any) -> Any:  # noqa: A002 - Flask-Admin's signature
+        return self._scope(super().get_query()).filter_by(id=int(id)).one_or_none()  # type: ignore[misc]
+
+
+class TicketView(TeamScopedMixin, StaffModelView):
     # Tickets change through the services only (SYSTEM interaction + event per change).
     can_create = False
     can_edit = False
@@ -69,12 +93,23 @@ class TicketView(StaffModelView):
         "sla_breach_at",
     ]
     column_details_exclude_list = ["form_data"]
-    column_formatters = {"status": enum_label, "priority": enum_label, "source": enum_label}
+    column_formatters = {
+        "status": enum_label,
+        "priority": enum_label,
+        "source": enum_label,
+        "subject": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
+            url_for("workspace.ticket", ticket_id=m.id), m.subject
+        ),
+    }
     column_formatters_detail = column_formatters
 
     def _set_status(self, ids: list[str], status: Status) -> None:
+        from admin.base import me
+        from ticketing.services.staff_access import visible_clause
+
         now, moved = utcnow(), 0
-        for ticket in db.session.scalars(sa.select(Ticket).where(Ticket.id.in_([int(i) for i in ids]))):
+        selected = sa.select(Ticket).where(Ticket.id.in_([int(i) for i in ids]), visible_clause(me()))
+        for ticket in db.session.scalars(selected):
             try:
                 ticket_service.change_status(db.session, ticket, status, actor=current_user, now=now)
                 moved += 1
@@ -92,7 +127,9 @@ class TicketView(StaffModelView):
         self._set_status(ids, Status.IN_PROGRESS)
 
 
-class InteractionView(StaffModelView):
+class InteractionView(TeamScopedMixin, StaffModelView):
+    ticket_id_column = "ticket_id"
+
     can_create = False
     can_edit = False
     can_delete = False
@@ -320,7 +357,9 @@ class CalendarView(AdminOnlyModelView):
     inline_models = [(Holiday, {"form_columns": ["id", "day", "name"]})]
 
 
-class TimeEntryView(StaffModelView):
+class TimeEntryView(TeamScopedMixin, StaffModelView):
+    ticket_id_column = "ticket_id"
+
     can_edit = False
     can_create = False
     column_list = ["ticket_id", "user", "minutes", "work_date", "note"]

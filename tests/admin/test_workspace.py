@@ -279,3 +279,15 @@ def test_queues_keyset_pages_and_breaching_order(db, make, desk, now) -> None:
         "Invoice wrong"]  # fmt: skip
     agent_can_see = set(db.scalars(sa.select(Ticket.id).where(visible_clause(desk["people"]["agent"]))))
     assert desk["integ"].id not in agent_can_see and desk["inbox"].id in agent_can_see
+
+
+def test_model_lists_and_details_are_team_scoped(client, desk) -> None:
+    login_staff(client, "agent@bluehill.test", PW)
+    listing = client.get("/admin/tickets/").get_data(as_text=True)
+    assert "Invoice wrong" in listing and "SSO broken" not in listing
+    assert "SSO broken" not in client.get("/admin/interactions/?search=SSO").get_data(as_text=True)
+    details = client.get(f"/admin/tickets/details/?id={desk['integ'].id}")
+    assert details.status_code == 302  # Flask-Admin sends a missing record back to the list
+    assert "SSO broken" not in client.get(details.headers["Location"]).get_data(as_text=True)
+    login_staff(client, "lena@bluehill.test", PW)
+    assert "SSO broken" in client.get("/admin/tickets/").get_data(as_text=True)
