@@ -11,6 +11,7 @@ from admin import auth, mail_files
 from admin.base import StaffIndexView
 from admin.manager import LoadView
 from admin.queues import QueueView
+from admin.reports import ReportsView
 from admin.views import add_views
 from admin.workspace import WorkspaceView
 from ticketing.extensions import db
@@ -28,6 +29,7 @@ def init_admin(app: Flask) -> Admin:
         theme=Bootstrap4Theme(swatch="default", fluid=True),
     )
     admin.add_view(QueueView(name="Queues", endpoint="queues", url="/admin/queues"))
+    admin.add_view(ReportsView(name="Reports", endpoint="reports", url="/admin/reports"))
     admin.add_view(LoadView(name="Team load", endpoint="load", url="/admin/load"))
     admin.add_view(WorkspaceView(name="Ticket", endpoint="workspace", url="/admin/ticket"))
     add_views(admin)

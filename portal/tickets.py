@@ -102,7 +102,7 @@ def ticket_live(contact: Contact, ticket_id: int) -> ResponseReturnValue:
         abort(404)
     if request.args.get("v") == _stamp(version):
         return "", 204
-    return render_template("portal/_ticket_live.html", **_ticket_context(contact, ticket_id))
+    return render_template("portal/_ticket_live.html", live=True, **_ticket_context(contact, ticket_id))
 
 
 @bp.post("/tickets/<int:ticket_id>/reply")

@@ -10,6 +10,8 @@ VIEWS = [
     ("/admin/queues/mine", {"agent", "manager", "admin"}),
     ("/admin/queues/all", {"manager", "admin"}),
     ("/admin/load/", {"manager", "admin"}),
+    ("/admin/reports/", {"manager", "admin"}),
+    ("/admin/reports/by_category.csv", {"manager", "admin"}),
     ("/admin/routingrule/", {"admin"}),
     ("/admin/intakeform/", {"admin"}),
     ("/admin/branding/", {"admin"}),

@@ -70,8 +70,10 @@ def test_customers_and_strangers_never_reach_agent_screens(client, db, make, des
     with client.session_transaction() as session:
         session["_user_id"] = contact.get_id()
     assert client.get(f"/admin/ticket/{desk['billing'].id}").status_code == 302
-    assert client.post(f"/admin/ticket/{desk['billing'].id}/compose", data={"kind": "note", "body": "x"}).status_code in (
-        302, 400)  # fmt: skip
+    forged = client.post(f"/admin/ticket/{desk['billing'].id}/compose", data={"kind": "note", "body": "x"})
+    assert forged.status_code == 400  # no CSRF token: refused before anything else
+    assert not entries(client.application.extensions["sqlalchemy"].session, desk["billing"].id,
+                       InteractionType.INTERNAL_NOTE)  # fmt: skip
 
 
 def test_all_queue_is_for_managers(client, desk) -> None:
@@ -291,3 +293,21 @@ def test_model_lists_and_details_are_team_scoped(client, desk) -> None:
     assert "SSO broken" not in client.get(details.headers["Location"]).get_data(as_text=True)
     login_staff(client, "lena@bluehill.test", PW)
     assert "SSO broken" in client.get("/admin/tickets/").get_data(as_text=True)
+
+
+def test_reports_page_and_csv_neutralise_formulas(client, db, desk, now) -> None:
+    from ticketing.models import Category
+
+    evil = Category(name='=HYPERLINK("http://evil.example","click")')
+    db.add(evil)
+    db.get(Ticket, desk["billing"].id).category = evil
+    db.commit()
+    login_staff(client, "manager@bluehill.test", PW)
+    span = {"start": (now - timedelta(days=5)).date().isoformat(), "end": (now + timedelta(days=1)).date().isoformat()}
+    page = client.get("/admin/reports/", query_string={**span, "dim": "team"})
+    assert page.status_code == 200 and "SLA met vs missed by team" in page.get_data(as_text=True)
+    csv = client.get("/admin/reports/by_category.csv", query_string=span)
+    assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
+    body = csv.get_data(as_text=True)
+    assert "'=HYPERLINK" in body and '\n=HYPERLINK' not in body and ',=HYPERLINK' not in body
+    assert client.get("/admin/reports/", query_string={"start": "garbage"}).status_code == 400

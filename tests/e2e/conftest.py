@@ -146,8 +146,11 @@ def foreign_site() -> Iterator[HostSite]:
 
 
 @pytest.fixture
-def portal(app: Flask, db: Any, live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
-    """A clean live portal for one test: fast polls, fresh rate limits, and no server error allowed."""
+def portal(
+    app: Flask, db: Any, live_server: LiveServer, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LiveServer]:
+    """A clean live portal for one test: fast polls, an empty Redis (rate limits, queued acknowledgement jobs),
+    and no server error allowed."""
     monkeypatch.setitem(app.config, "LIVE_POLL_MS", LIVE_POLL_MS)
     limiter.reset()  # every test signs in; per-account sign-in limits must not carry over
     live_server.errors.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -117,15 +118,20 @@ def test_worker_killed_mid_job_processes_the_message_exactly_once(app, db, make,
     db.commit()  # the processing job is now in Redis
     queue = Queue("default", connection=Redis.from_url(redis_url))
     job_id = queue.job_ids[0]
-    with DatabaseLock(app.config["SQLALCHEMY_DATABASE_URI"], row.id):
-        worker = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=worker_env(app),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        deadline = time.monotonic() + 60
-        while queue.fetch_job(job_id).get_status() != "started":
-            assert time.monotonic() < deadline, "the worker never started the job"
-            time.sleep(0.1)
-        time.sleep(0.5)  # inside process_inbound, waiting on the database
-        worker.send_signal(signal.SIGKILL)
+    # Its own process group: the worker forks RQ's scheduler, and a killed machine takes both down.
+    worker = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=worker_env(app), start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        with DatabaseLock(app.config["SQLALCHEMY_DATABASE_URI"], row.id):
+            deadline = time.monotonic() + 60
+            while queue.fetch_job(job_id).get_status() != "started":
+                assert time.monotonic() < deadline, "the worker never started the job"
+                time.sleep(0.1)
+            time.sleep(0.5)  # inside process_inbound, waiting on the database
+            worker.send_signal(signal.SIGKILL)  # the worker itself dies mid-job
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)  # and nothing of it outlives the test
         worker.wait(timeout=10)
     db.expire_all()
     assert db.get(InboundMessage, row.id).status == InboundStatus.RECEIVED  # nothing half-done
