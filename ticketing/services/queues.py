@@ -66,7 +66,7 @@ def queue_clause(user: User, key: str) -> sa.ColumnElement[bool]:
     raise ValueError(f"unknown queue {key!r}")
 
 
-def _order(sort: str, key: str) -> tuple[sa.ColumnElement[Any], bool]:
+def _order(sort: str, key: str) -> tuple[Any, bool]:
     """(sort column, descending?) — 'breaching' is always most urgent first."""
     if key == "breaching" or sort == "due":
         return Ticket.due_date, False
