@@ -56,7 +56,8 @@ def queue_clause(user: User, key: str) -> sa.ColumnElement[bool]:
     if key == "unassigned":
         return sa.and_(_active(), Ticket.id.not_in(assigned_any))
     if key == "breaching":
-        return sa.and_(_active(), Ticket.due_date.is_not(None), Ticket.sla_breach_at.is_(None))
+        # Overdue ones first (their due date is earliest), then those about to be.
+        return sa.and_(_active(), Ticket.due_date.is_not(None))
     if key == "waiting":
         return Ticket.status == Status.WAITING_ON_CUSTOMER
     if key.startswith("team-") and key[5:].isdigit():
