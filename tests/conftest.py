@@ -82,6 +82,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "SQLALCHEMY_DATABASE_URI": database_url,
             "REDIS_URL": REDIS_URL,
             "SECRET_KEY": "test-secret",
+            "MAIL_POLICY_TTL_SECONDS": 0,  # tests change limits and branding between requests
             "ATTACHMENT_DIR": str(tmp_path_factory.mktemp("attachments")),
         }
     )

@@ -48,6 +48,8 @@ class Config:
     ATTACHMENT_MAX_BYTES: int = field(default_factory=lambda: _env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
     ATTACHMENT_MAX_COUNT: int = field(default_factory=lambda: _env_int("ATTACHMENT_MAX_COUNT", 20))
     ACK_LIMIT_PER_HOUR: int = field(default_factory=lambda: _env_int("ACK_LIMIT_PER_HOUR", 5))
+    # How long a process reuses its mail policy (branding, mailboxes, limits) before reading it again.
+    MAIL_POLICY_TTL_SECONDS: float = 30.0
     IMAP_POLL_SECONDS: int = field(default_factory=lambda: _env_int("IMAP_POLL_SECONDS", 60))
     BASE_URL: str = field(default_factory=lambda: _env("BASE_URL", "http://127.0.0.1:8000"))
     ATTACHMENT_DIR: str = field(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,16 @@ EVENT_TYPES = (
 domain_event = Namespace().signal("domain-event")
 _PENDING = "ticketing_pending_events"
 _JOBS = "ticketing_pending_jobs"
+# How many of the pending events the before-commit hooks have already been handed (a SAVEPOINT release fires
+# before_commit too; the outer COMMIT must not hand the same events over twice).
+_HANDED = "ticketing_events_handed"
+
+# Transactional subscribers, e.g. the webhook outbox (ticketing.services.webhooks registers itself on import).
+# Unlike `domain_event` receivers they run INSIDE the transaction, just before COMMIT, with the events not yet
+# handed over: whatever they add to the session commits, or rolls back, together with the change itself.
+# They must be cheap when they have nothing to do, and an exception aborts the commit.
+BeforeCommitHook = Callable[[Session, list["DomainEvent"]], None]
+_before_commit_hooks: list[BeforeCommitHook] = []
 
 
 @dataclass(frozen=True)
@@ -91,8 +102,30 @@ def mute(session: Session) -> None:
     session.info["ticketing_muted"] = True
 
 
+def on_before_commit(hook: BeforeCommitHook) -> BeforeCommitHook:
+    """Register a transactional subscriber (idempotent: importing a module twice registers it once)."""
+    if hook not in _before_commit_hooks:
+        _before_commit_hooks.append(hook)
+    return hook
+
+
+@sa.event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    if not _before_commit_hooks or session.info.get("ticketing_muted"):
+        return
+    pending = session.info.get(_PENDING)
+    handed = session.info.get(_HANDED, 0)
+    if not pending or handed >= len(pending):
+        return
+    fresh = list(pending[handed:])
+    for hook in list(_before_commit_hooks):
+        hook(session, fresh)
+    session.info[_HANDED] = len(pending)  # only once every hook took them: a failed hook leaves them pending
+
+
 @sa.event.listens_for(Session, "after_commit")
 def _dispatch(session: Session) -> None:
+    session.info.pop(_HANDED, None)
     if session.info.get("ticketing_muted"):
         session.info.pop(_JOBS, None)
         session.info.pop(_PENDING, None)
@@ -112,3 +145,4 @@ def _dispatch(session: Session) -> None:
 def _drop(session: Session) -> None:
     session.info.pop(_PENDING, None)
     session.info.pop(_JOBS, None)
+    session.info.pop(_HANDED, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 
 import sqlalchemy as sa
 from flask import current_app
@@ -48,6 +49,17 @@ def attachment_store() -> AttachmentStore:
 
 
 def mail_policy() -> MailPolicy:
+    """Built from config, branding and mailboxes; kept per process for a few seconds (every email job needs it,
+    and an admin's change to the brand or mailboxes may take that long to apply)."""
+    cached = current_app.extensions.get("ticketing_mail_policy")
+    if cached is not None and time.monotonic() - cached[0] < current_app.config["MAIL_POLICY_TTL_SECONDS"]:
+        return cached[1]  # type: ignore[no-any-return]
+    policy = _build_mail_policy()
+    current_app.extensions["ticketing_mail_policy"] = (time.monotonic(), policy)
+    return policy
+
+
+def _build_mail_policy() -> MailPolicy:
     config = current_app.config
     from ticketing.models import Mailbox
 

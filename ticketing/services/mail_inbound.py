@@ -15,7 +15,8 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 from mailparser_reply import EmailReplyParser
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ticketing import events
@@ -72,21 +73,21 @@ def store_raw(
     times, is one row.
     """
     key, sender, subject = message_key(raw)
-    existing = session.scalar(sa.select(InboundMessage).where(InboundMessage.message_key == key))
-    if existing is not None:
-        return existing, False
-    row = InboundMessage(
-        message_key=key, raw=raw, size=len(raw), source=source, mailbox_id=mailbox_id, from_address=sender,
-        subject=subject, received_at=now,
+    # INSERT ... ON CONFLICT DO NOTHING: a concurrent connector storing the same message loses quietly, with
+    # no SAVEPOINT (pysqlite commits on releasing one, which would break the caller's batching).
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    new_id = session.scalar(
+        insert(InboundMessage)
+        .values(message_key=key, raw=raw, size=len(raw), source=source, mailbox_id=mailbox_id,
+                from_address=sender, subject=subject, received_at=now, status=InboundStatus.RECEIVED, attempts=0)
+        .on_conflict_do_nothing(index_elements=["message_key"])
+        .returning(InboundMessage.id)
     )  # fmt: skip
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # another connector stored it a moment ago
+    if new_id is None:
         return session.scalars(sa.select(InboundMessage).where(InboundMessage.message_key == key)).one(), False
     if enqueue:
-        events.defer_job(session, "ticketing.jobs.process_inbound", row.id)
-    return row, True
+        events.defer_job(session, "ticketing.jobs.process_inbound", new_id)
+    return session.get_one(InboundMessage, new_id), True
 
 
 # --- step 2: process -----------------------------------------------------------------------------------------

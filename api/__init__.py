@@ -1,0 +1,30 @@
+"""The REST API (JSON, bearer tokens) at /api/v1, with its OpenAPI description at /api/v1/openapi.json.
+
+Wiring (ticketing/app.py, create_app): `from api import init_app as init_api; init_api(app)` — or by hand:
+`app.register_blueprint(api.bp); csrf.exempt(api.bp)`.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from api import auth, errors, openapi
+from ticketing.extensions import csrf, limiter
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+errors.register(bp)
+bp.before_request(auth.authenticate)
+# One budget per token across every endpoint (by the token's public prefix), kept in Redis like the others.
+limiter.shared_limit(auth.rate_limit, scope="api", key_func=auth.rate_limit_key)(bp)
+openapi.register(bp)
+
+from api.resources import contacts, customers, forms, interactions, me, tickets, time_entries  # noqa: E402
+
+for _module in (me, tickets, interactions, time_entries, contacts, customers, forms):
+    _module.register(bp)
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint; it authenticates by bearer token only, so it is exempt from session CSRF."""
+    app.register_blueprint(bp)
+    csrf.exempt(bp)
