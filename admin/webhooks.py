@@ -156,7 +156,7 @@ class WebhookDeliveryView(AdminOnlyModelView):
     def action_resend(self, ids: list[str]) -> None:
         from ticketing import webhook_jobs
 
-        fresh = service.resend(db.session, [int(i) for i in ids], now=utcnow())
+        fresh = service.resend(db.session(), [int(i) for i in ids], now=utcnow())
         disabled = sum(1 for d in fresh if not d.subscription.enabled)
         ticketless = [d.id for d in fresh if d.ticket_id is None]
         tickets = {d.ticket_id for d in fresh if d.ticket_id is not None}

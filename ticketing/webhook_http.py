@@ -78,7 +78,7 @@ def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
 
 def forbidden_reason(ip: IPAddress) -> str | None:
     """Why we never connect to this address on our own (None: a public address)."""
-    for candidate in (ip, _embedded_ipv4(ip)):
+    for candidate in (_embedded_ipv4(ip), ip):  # what a wrapped IPv4 reaches explains it best
         if candidate is None:
             continue
         if candidate in METADATA_ADDRESSES:

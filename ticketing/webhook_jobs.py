@@ -77,13 +77,13 @@ def kick_lines(ticket_ids: Iterable[int]) -> int:
     tickets = [t for t in ticket_ids if t is not None]
     if not tickets:
         return 0
-    heads = webhooks.line_heads(db.session, tickets)
+    heads = webhooks.line_heads(db.session(), tickets)
     db.session.commit()
     return enqueue_deliveries(heads)
 
 
 def fan_out_webhooks(event_ids: list[str]) -> dict[str, int]:
-    result = webhooks.fan_out(db.session, event_ids, now=utcnow())
+    result = webhooks.fan_out(db.session(), event_ids, now=utcnow())
     db.session.commit()
     queued = enqueue_deliveries(result.ticketless) + kick_lines(result.ticket_ids)
     return {"events": result.events, "deliveries": result.deliveries, "enqueued": queued}
@@ -92,7 +92,7 @@ def fan_out_webhooks(event_ids: list[str]) -> dict[str, int]:
 def deliver_webhook(delivery_id: int, now: datetime | None = None) -> str:
     """Send one delivery. `now` is for tests driving a fake clock; the worker passes nothing."""
     p = policy()
-    claimed = webhooks.claim(db.session, delivery_id, now=now or utcnow(), policy=p)
+    claimed = webhooks.claim(db.session(), delivery_id, now=now or utcnow(), policy=p)
     db.session.commit()
     if isinstance(claimed, webhooks.Skip):
         if claimed.line_moved and claimed.ticket_id is not None:
@@ -100,7 +100,7 @@ def deliver_webhook(delivery_id: int, now: datetime | None = None) -> str:
         return claimed.reason
     result = webhooks.send(claimed, p)
     finished = now + timedelta(milliseconds=result.latency_ms) if now is not None else utcnow()
-    recorded = webhooks.record(db.session, claimed, result, now=finished, policy=p)
+    recorded = webhooks.record(db.session(), claimed, result, now=finished, policy=p)
     db.session.commit()
     if recorded.retry_in is not None:
         enqueue_deliveries([delivery_id], delay=timedelta(seconds=recorded.retry_in))
@@ -115,7 +115,7 @@ def deliver_webhook(delivery_id: int, now: datetime | None = None) -> str:
 
 def recover_webhooks(older_than_seconds: int = 60, now: datetime | None = None) -> dict[str, int]:
     """Re-enqueue undispatched events and stuck deliveries (the lead registers this in the cron)."""
-    found = webhooks.recovery(db.session, now=now or utcnow(), older_than=timedelta(seconds=older_than_seconds))
+    found = webhooks.recovery(db.session(), now=now or utcnow(), older_than=timedelta(seconds=older_than_seconds))
     db.session.commit()
     fan_outs = 0
     if found.event_ids:
