@@ -93,10 +93,12 @@ class QueueView(StaffView):
             try:
                 _apply(ticket, action, value, user, now)
                 changed += 1
-            except (TransitionError, ValueError, LookupError) as exc:
+            except TransitionError as exc:
                 problems.append(f"#{ticket.id}: {exc}")
+            except (ValueError, LookupError):
+                problems.append(f"#{ticket.id}: choose a value that fits “{BULK_ACTIONS[action]}”.")
         db.session.commit()
-        flash(f"{BULK_ACTIONS[action]}: {changed} ticket(s) updated.", "success")
+        flash(f"{BULK_ACTIONS[action]}: {changed} ticket(s) updated.", "success" if changed else "warning")
         for problem in problems[:10]:
             flash(problem, "warning")
         return redirect(back, 303)

@@ -91,6 +91,7 @@ class WebhookSubscriptionView(AdminOnlyModelView):
         model.event_types = [t for t in (form.events.data or []) if t in EVENT_TYPES]
         if is_created:
             model.secret = service.generate_secret()
+        model.updated_at = utcnow()
         if model.enabled:
             model.consecutive_failures = 0
             model.disabled_reason = None

@@ -61,8 +61,9 @@ class WorkspaceView(StaffView):
             abort(404)
         return db.get_or_404(Ticket, ticket_id)
 
-    def _back(self, ticket_id: int, anchor: str | None = None) -> ResponseReturnValue:
-        return redirect(url_for(".ticket", ticket_id=ticket_id, _anchor=anchor), 303)
+    def _back(self, ticket_id: int, anchor: str | None = None, kind: str | None = None) -> ResponseReturnValue:
+        # The compose box keeps its kind: the next thing typed after a note must not become an email.
+        return redirect(url_for(".ticket", ticket_id=ticket_id, kind=kind, _anchor=anchor), 303)
 
     @expose("/")
     def index(self) -> ResponseReturnValue:
@@ -99,6 +100,7 @@ class WorkspaceView(StaffView):
             staff=db.session.scalars(sa.select(User).where(User.active).order_by(User.name)).all(),
             canned=db.session.scalars(sa.select(CannedResponse).order_by(CannedResponse.title)).all(),
             compose_kinds=COMPOSE_KINDS,
+            compose_kind=request.args.get("kind") if request.args.get("kind") in COMPOSE_KINDS else "reply",
             sms_provider=sms.active_provider(db.session),
             others=others(redis_conn(), ticket.id, current_user.id),
         )
@@ -147,7 +149,7 @@ class WorkspaceView(StaffView):
             return self._back(ticket_id)
         db.session.commit()
         flash(f"{COMPOSE_KINDS.get(kind, 'Entry')} added.", "success")
-        return self._back(ticket_id, "latest")
+        return self._back(ticket_id, "latest", kind if kind in COMPOSE_KINDS else None)
 
     @expose("/<int:ticket_id>/properties", methods=["POST"])
     def properties(self, ticket_id: int) -> ResponseReturnValue:

@@ -5,7 +5,7 @@
   const common = { responsive: true, maintainAspectRatio: false, plugins: { legend: { position: "bottom" } } };
 
   const sla = data.sla;
-  const groups = sla.groups.map(g => g.group);
+  const groups = sla.groups.map(g => sla.dimension === "team" ? g.group : g.group.charAt(0).toUpperCase() + g.group.slice(1));
   new Chart(document.getElementById("chart-sla"), {
     type: "bar",
     data: { labels: groups, datasets: [
@@ -13,7 +13,7 @@
       { label: "Missed", data: sla.groups.map(g => g.resolution.missed), backgroundColor: "#b3261e" },
       { label: "Open, in time", data: sla.groups.map(g => g.resolution.open_in_time), backgroundColor: "#adb5bd" },
     ] },
-    options: { ...common, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, title: { display: true, text: "tickets" } } } },
+    options: { ...common, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "tickets" } } } },
   });
 
   const hist = data.histogram;
@@ -23,7 +23,7 @@
       { label: "First response", data: hist.first_response, backgroundColor: "#1f5fbf" },
       { label: "Resolution", data: hist.resolution, backgroundColor: "#d39e00" },
     ] },
-    options: { ...common, scales: { y: { beginAtZero: true, title: { display: true, text: "tickets" } } } },
+    options: { ...common, scales: { y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "tickets" } } } },
   });
 
   const backlog = data.backlog;
@@ -31,6 +31,6 @@
     type: "line",
     data: { labels: backlog.points.map(p => p.slice(0, 10)), datasets: backlog.series.map((s, i) => (
       { label: s.team, data: s.counts, borderColor: palette[i % palette.length], backgroundColor: palette[i % palette.length], tension: 0.2, pointRadius: 0 })) },
-    options: { ...common, scales: { y: { beginAtZero: true, title: { display: true, text: "open tickets" } } } },
+    options: { ...common, scales: { y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "open tickets" } } } },
   });
 })();

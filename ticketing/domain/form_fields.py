@@ -82,6 +82,7 @@ def answers_table(specs: list[FieldSpec], answers: dict[str, Any]) -> list[dict[
 
 def answers_as_text(rows: list[dict[str, str]]) -> str:
     """The ticket's first message: every answer under its label."""
+
     def heading(label: str) -> str:
         return label if label.endswith(("?", ":")) else f"{label}:"
 

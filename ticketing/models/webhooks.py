@@ -66,7 +66,7 @@ class WebhookSubscription(Base):
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     disabled_reason: Mapped[str | None] = mapped_column(sa.String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)  # admin edits
 
     team: Mapped[Team | None] = relationship()
     customer: Mapped[Customer | None] = relationship()

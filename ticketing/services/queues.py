@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,6 +15,7 @@ from ticketing.models import Contact, Customer, Interaction, Team, Ticket, Ticke
 from ticketing.services.staff_access import sees_everything, visible_clause
 
 PAGE_SIZE = 50
+BREACHING_HORIZON = timedelta(hours=4)  # the agent screens colour "< 4h left" amber too
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,9 @@ def queue_clause(user: User, key: str) -> sa.ColumnElement[bool]:
     if key == "unassigned":
         return sa.and_(_active(), Ticket.id.not_in(assigned_any))
     if key == "breaching":
-        # Overdue ones first (their due date is earliest), then those about to be.
-        return sa.and_(_active(), Ticket.due_date.is_not(None))
+        # Overdue ones first (their due date is earliest), then those due within the next hours.
+        horizon = datetime.now(UTC) + BREACHING_HORIZON
+        return sa.and_(_active(), Ticket.due_date.is_not(None), Ticket.due_date <= horizon)
     if key == "waiting":
         return Ticket.status == Status.WAITING_ON_CUSTOMER
     if key.startswith("team-") and key[5:].isdigit():

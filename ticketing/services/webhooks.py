@@ -40,7 +40,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from ticketing import events, webhook_http
 from ticketing.domain.vocab import StaffRole
@@ -377,11 +377,12 @@ def matches(subscription: WebhookSubscription, event: WebhookEvent) -> bool:
     return payload_for(subscription, event.payload) is not None
 
 
-def render_body(subscription: WebhookSubscription, event: WebhookEvent) -> bytes:
-    """The exact bytes POSTed (and signed): the same for every attempt and re-send of a delivery."""
+def render_body(subscription: WebhookSubscription, event: WebhookEvent) -> bytes | None:
+    """The exact bytes POSTed (and signed): the same for every attempt and re-send of a delivery. None when the
+    subscription must not receive this event (any more)."""
     payload = payload_for(subscription, event.payload)
-    if payload is None:  # the subscription became customer-facing after fan-out: send nothing internal
-        payload = {"id": event.id, "type": event.type, "occurred_at": _iso(event.occurred_at), "redacted": True}
+    if payload is None:
+        return None
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -484,6 +485,7 @@ class Claim:
     number: int
     ticket_id: int | None
     subscription_id: int
+    subscription_failures: int  # its failure count when claimed: a success resets it only if it was not 0
     event_id: str
     event_type: str
     url: str
@@ -515,43 +517,62 @@ class Recorded:
         return self.status in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED)
 
 
-def _earlier_in_line(session: Session, delivery: WebhookDelivery) -> bool:
-    other = aliased(WebhookDelivery)
-    earlier_delivery = sa.exists().where(
-        other.subscription_id == delivery.subscription_id,
-        other.ticket_id == delivery.ticket_id,
-        other.status.in_(ACTIVE_STATUSES),
-        other.id != delivery.id,
+_EARLIER = aliased(WebhookDelivery, name="earlier")
+_EARLIER_EVENT = aliased(WebhookEvent, name="earlier_event")
+# Correlated to the delivery being claimed: is something before it in its (subscription, ticket) line still
+# active, or is an earlier event of its ticket still waiting for fan-out? (NULL ticket: never.)
+_WAITING = sa.or_(
+    sa.exists()
+    .where(
+        _EARLIER.subscription_id == WebhookDelivery.subscription_id,
+        _EARLIER.ticket_id == WebhookDelivery.ticket_id,
+        _EARLIER.status.in_(ACTIVE_STATUSES),
         sa.or_(
-            other.event_seq < delivery.event_seq,
-            sa.and_(other.event_seq == delivery.event_seq, other.id < delivery.id),
+            _EARLIER.event_seq < WebhookDelivery.event_seq,
+            sa.and_(_EARLIER.event_seq == WebhookDelivery.event_seq, _EARLIER.id < WebhookDelivery.id),
         ),
     )
-    earlier_event = sa.exists().where(
-        WebhookEvent.ticket_id == delivery.ticket_id,
-        WebhookEvent.seq < delivery.event_seq,
-        WebhookEvent.dispatched.is_(False),
+    .correlate(WebhookDelivery),
+    sa.exists()
+    .where(
+        _EARLIER_EVENT.ticket_id == WebhookDelivery.ticket_id,
+        _EARLIER_EVENT.seq < WebhookDelivery.event_seq,
+        _EARLIER_EVENT.dispatched.is_(False),
     )
-    return bool(session.scalar(sa.select(sa.or_(earlier_delivery, earlier_event))))
+    .correlate(WebhookDelivery),
+).label("waiting")
 
-
+DUE_TOLERANCE = timedelta(seconds=5)
 ABANDONED = "no outcome recorded: the worker was lost mid-delivery (lease expired)"
 
 
 def claim(session: Session, delivery_id: int, *, now: datetime, policy: DeliveryPolicy) -> Claim | Skip:
-    """Lock the delivery and move it to SENDING under a lease (caller commits before sending)."""
-    delivery = session.scalar(sa.select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update())
-    if delivery is None:
+    """Lock the delivery and move it to SENDING under a lease (caller commits before sending).
+
+    One SELECT reads the delivery (locked), its subscription, its event and whether it must wait for its turn;
+    a compare-and-set UPDATE takes the lease (so two workers never both claim it, on SQLite too)."""
+    row = session.execute(
+        sa.select(WebhookDelivery, _WAITING)
+        .where(WebhookDelivery.id == delivery_id)
+        .options(
+            joinedload(WebhookDelivery.subscription, innerjoin=True),
+            joinedload(WebhookDelivery.event, innerjoin=True),
+        )
+        .with_for_update(of=WebhookDelivery)
+    ).one_or_none()
+    if row is None:
         return Skip("gone")
+    delivery, waiting = row
     ticket_id = delivery.ticket_id
-    if delivery.status not in ACTIVE_STATUSES:
-        return Skip(f"already {delivery.status.value}", ticket_id)
-    if delivery.status == DeliveryStatus.SENDING and delivery.lease_until is not None and delivery.lease_until > now:
+    previous = delivery.status
+    if previous not in ACTIVE_STATUSES:
+        return Skip(f"already {previous.value}", ticket_id)
+    if previous == DeliveryStatus.SENDING and delivery.lease_until is not None and delivery.lease_until > now:
         return Skip("in flight elsewhere", ticket_id)
     if (
-        delivery.status == DeliveryStatus.RETRYING
+        previous == DeliveryStatus.RETRYING
         and delivery.next_attempt_at is not None
-        and delivery.next_attempt_at > now
+        and delivery.next_attempt_at > now + DUE_TOLERANCE  # a scheduler clock a little ahead is fine
     ):
         return Skip("not due yet", ticket_id)
     subscription = delivery.subscription
@@ -560,7 +581,13 @@ def claim(session: Session, delivery_id: int, *, now: datetime, policy: Delivery
         delivery.last_error = "the subscription is disabled"
         delivery.lease_token = delivery.lease_until = None
         return Skip("cancelled: subscription disabled", ticket_id, line_moved=True)
-    if ticket_id is not None and _earlier_in_line(session, delivery):
+    event = delivery.event
+    body = render_body(subscription, event)
+    if body is None:  # the subscription became customer-facing after fan-out: this event is internal
+        delivery.status = DeliveryStatus.CANCELLED
+        delivery.last_error = "internal event; the subscription is customer-facing"
+        return Skip("cancelled: internal event for a customer-facing subscription", ticket_id, line_moved=True)
+    if waiting:
         return Skip("waiting for an earlier delivery of this ticket", ticket_id)
     token = uuid.uuid4().hex
     number = session.scalar(
@@ -583,24 +610,27 @@ def claim(session: Session, delivery_id: int, *, now: datetime, policy: Delivery
     )
     if number is None:
         return Skip("claimed by another worker", ticket_id)
-    _close_abandoned(session, [delivery_id], now)
-    attempt = WebhookAttempt(delivery_id=delivery_id, number=number, started_at=now, url=subscription.url)
-    session.add(attempt)
-    session.flush()
-    event = delivery.event
+    if previous == DeliveryStatus.SENDING:  # taking over from a worker that died
+        _close_abandoned(session, [delivery_id], now)
+    attempt_id = session.scalar(
+        sa.insert(WebhookAttempt)
+        .values(delivery_id=delivery_id, number=number, started_at=now, url=subscription.url)
+        .returning(WebhookAttempt.id)
+    )
     return Claim(
         delivery_id=delivery_id,
-        attempt_id=attempt.id,
+        attempt_id=int(attempt_id or 0),
         token=token,
         number=number,
         ticket_id=ticket_id,
         subscription_id=subscription.id,
+        subscription_failures=subscription.consecutive_failures,
         event_id=event.id,
         event_type=event.type,
         url=subscription.url,
         secret=subscription.secret,
         allowed=webhook_http.parse_allow_list(subscription.allowed_address),
-        body=render_body(subscription, event),
+        body=body,
     )
 
 
@@ -671,14 +701,14 @@ def _ms(started: float) -> int:
 
 def record(session: Session, claim: Claim, result: AttemptResult, *, now: datetime, policy: DeliveryPolicy) -> Recorded:
     """Write the attempt and move the delivery on (caller commits)."""
-    attempt = session.get(WebhookAttempt, claim.attempt_id)
-    if attempt is not None:
-        attempt.finished_at = now
-        attempt.success = result.success
-        attempt.status_code = result.status_code
-        attempt.latency_ms = result.latency_ms
-        attempt.response_excerpt = result.excerpt
-        attempt.error = result.error
+    outcome = {
+        "finished_at": now,
+        "success": result.success,
+        "status_code": result.status_code,
+        "latency_ms": result.latency_ms,
+        "response_excerpt": result.excerpt,
+        "error": result.error,
+    }
     if result.success:
         moved = session.execute(
             sa.update(WebhookDelivery)
@@ -695,16 +725,20 @@ def record(session: Session, claim: Claim, result: AttemptResult, *, now: dateti
             .execution_options(synchronize_session=False)
         )
         if getattr(moved, "rowcount", 0) != 1:
-            if attempt is not None:
-                attempt.error = "delivered again: a success had already been recorded (receivers dedupe by event id)"
+            outcome["error"] = "delivered again: a success had already been recorded (receivers dedupe by event id)"
+            _finish_attempt(session, claim, outcome)
             return Recorded(None, duplicate=True, ticket_id=claim.ticket_id)
-        session.execute(
-            sa.update(WebhookSubscription)
-            .where(WebhookSubscription.id == claim.subscription_id)
-            .values(consecutive_failures=0)
-            .execution_options(synchronize_session=False)
-        )
+        _finish_attempt(session, claim, outcome)
+        if claim.subscription_failures:  # no write (and no row lock on the subscription) in the common case
+            session.execute(
+                sa.update(WebhookSubscription)
+                .where(WebhookSubscription.id == claim.subscription_id)
+                .values(consecutive_failures=0)
+                .execution_options(synchronize_session=False)
+            )
         return Recorded(DeliveryStatus.DELIVERED, ticket_id=claim.ticket_id)
+
+    _finish_attempt(session, claim, outcome)
 
     delivery = session.scalar(
         sa.select(WebhookDelivery).where(WebhookDelivery.id == claim.delivery_id).with_for_update()
@@ -740,6 +774,15 @@ def record(session: Session, claim: Claim, result: AttemptResult, *, now: dateti
             )
             disabled = True
     return Recorded(DeliveryStatus.FAILED, disabled=disabled, ticket_id=claim.ticket_id)
+
+
+def _finish_attempt(session: Session, claim: Claim, outcome: dict[str, Any]) -> None:
+    session.execute(
+        sa.update(WebhookAttempt)
+        .where(WebhookAttempt.id == claim.attempt_id)
+        .values(**outcome)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def disable(session: Session, subscription: WebhookSubscription, *, reason: str, now: datetime) -> int:
