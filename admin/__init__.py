@@ -8,6 +8,7 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_login import current_user
 
 from admin import auth, mail_files
+from admin.api_tokens import ApiTokenView
 from admin.base import StaffIndexView
 from admin.manager import LoadView
 from admin.queues import QueueView
@@ -15,6 +16,7 @@ from admin.reports import ReportsView
 from admin.views import add_views
 from admin.workspace import WorkspaceView
 from ticketing.extensions import db
+from ticketing.models import ApiToken
 from ticketing.services import mentions
 
 
@@ -33,6 +35,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(LoadView(name="Team load", endpoint="load", url="/admin/load"))
     admin.add_view(WorkspaceView(name="Ticket", endpoint="workspace", url="/admin/ticket"))
     add_views(admin)
+    admin.add_view(ApiTokenView(ApiToken, db, name="API tokens", endpoint="api_tokens", category="Configuration"))
 
     @app.context_processor
     def notifications_menu() -> dict[str, object]:

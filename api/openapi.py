@@ -16,13 +16,14 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from api import schemas
+from api import schemas, shapes
 from api.errors import not_found
 from api.validation import INT_MAX, Body, Query
 
 _PARAM = re.compile(r"\{(\w+)\}")
+NO_PARAMETERS = Query()
 ERROR_TEXT = {
-    400: "Malformed request: not JSON, or an unknown or invalid query parameter (named in fields)",
+    400: "Malformed request: a body that is not JSON, or an unknown or invalid query parameter (named in fields)",
     401: "No token, or not a live one",
     403: "The token's owner may not do this",
     404: "No such resource, or not one this token may see (the two answer alike)",
@@ -67,6 +68,8 @@ def route(
             # Ids beyond the column's range exist nowhere: answer before they reach the database driver.
             if any(isinstance(v, int) and not 0 < v <= INT_MAX for v in kwargs.values()):
                 raise not_found()
+            if query is None:
+                NO_PARAMETERS.parse()  # an endpoint without parameters refuses any (400), like the lists do
             return view(**kwargs)
 
         bp.add_url_rule(flask_path(path), endpoint=view.__name__, view_func=guarded, methods=[method])
@@ -122,8 +125,7 @@ def _operation(op: Operation) -> dict[str, Any]:
     codes = {429, *op.errors}
     if not op.public:
         codes |= {401, 403}
-    if op.query is not None or op.body is not None:
-        codes.add(400)
+    codes.add(400)  # unknown query parameters, everywhere
     if op.body is not None:
         codes.add(422)
     if names:
@@ -159,7 +161,7 @@ def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         paths.setdefault(f"/api/v1{op.path}", {})[op.method.lower()] = _operation(op)
-    components = {s.name: s.schema() for s in [*schemas.RESPONSES, *schemas.REQUESTS]}
+    components = {s.name: s.schema() for s in [*shapes.RESPONSES, *schemas.REQUESTS]}
     components.update({f"{op.response}Page": _page(op.response) for op in OPERATIONS if op.page and op.response})
     return {
         "openapi": "3.1.0",

@@ -46,9 +46,9 @@ def ticket(t: Ticket, *, staff: bool) -> dict[str, Any]:
     return out
 
 
-def _author(i: Interaction) -> dict[str, Any]:
-    if i.author_user is not None:
-        return {"kind": "user", "id": i.author_user.id, "name": i.author_user.name}
+def _author(i: Interaction, *, staff: bool) -> dict[str, Any]:
+    if i.author_user is not None:  # customers see the agent's name, not internal staff ids
+        return {"kind": "user", "id": i.author_user.id if staff else None, "name": i.author_user.name}
     if i.author_contact is not None:
         return {"kind": "contact", "id": i.author_contact.id, "name": i.author_contact.display_name}
     return {"kind": "system", "id": None, "name": "System"}
@@ -59,7 +59,7 @@ def interaction(i: Interaction, *, staff: bool) -> dict[str, Any]:
         "id": i.id,
         "ticket_id": i.ticket_id,
         "type": i.type.value,
-        "author": _author(i),
+        "author": _author(i, staff=staff),
         "body_text": i.body_text,
         "body_html": i.body_html,
         "created_at": when(i.created_at),

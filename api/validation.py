@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -14,9 +14,36 @@ from flask import request
 
 from api.errors import ApiError, invalid
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 INT_MAX = 2**31 - 1
 NOT_BLANK = r"\S"
+
+
+def is_text(value: str) -> bool:
+    """Storable on both backends: PostgreSQL refuses NUL, and lone surrogates cannot be encoded."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def is_email(value: str) -> bool:
+    return _EMAIL.fullmatch(value) is not None
+
+
+def is_date(value: str) -> bool:
+    """An RFC 3339 full-date (Python alone would also take 20260301 or 2026-W09-1)."""
+    if not _DATE.fullmatch(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -38,6 +65,9 @@ class F:
     description: str = ""
     ref: str | None = None  # response schemas: a component by name
     free_form: bool = False  # an object with any keys (answers, meta)
+
+    def but(self, **changes: Any) -> F:
+        return replace(self, **changes)
 
     def schema(self) -> dict[str, Any]:
         if self.ref:
@@ -80,17 +110,14 @@ class F:
                 )
             if self.max_length is not None and len(value) > self.max_length:
                 return f"must be at most {self.max_length} characters"
-            if "\x00" in value:
-                return "must not contain NUL characters"
+            if not is_text(value):
+                return "must be text without NUL characters or lone surrogates"
             if self.pattern is not None and not re.search(self.pattern, value):
                 return "must not be blank" if self.pattern == NOT_BLANK else f"must match {self.pattern}"
-            if self.format == "email" and not _EMAIL.match(value):
+            if self.format == "email" and not is_email(value):
                 return "must be an email address"
-            if self.format == "date":
-                try:
-                    date.fromisoformat(value)
-                except ValueError:
-                    return "must be a date (YYYY-MM-DD)"
+            if self.format == "date" and not is_date(value):
+                return "must be a date (YYYY-MM-DD)"
         if isinstance(value, int) and not isinstance(value, bool):
             if self.minimum is not None and value < self.minimum:
                 return f"must be at least {self.minimum}"

@@ -47,6 +47,10 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(portal_bp)
 
+    from api import init_app as init_api
+
+    init_api(app)  # its own blueprint at /api/v1, bearer tokens, CSRF-exempt
+
     from admin import init_admin
 
     init_admin(app)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -16,12 +14,11 @@ from api.access import body, created, lookup, page
 from api.auth import principal
 from api.errors import ApiError, invalid, not_found
 from api.openapi import route
+from api.validation import is_date, is_email, is_text
 from ticketing.domain.form_fields import FieldSpec, FormDefinitionError, parse_fields
 from ticketing.extensions import attachment_store, db, mail_policy
 from ticketing.models import Contact, IntakeForm, utcnow
 from ticketing.services import forms as form_service
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def _form(slug: str) -> tuple[IntakeForm, list[FieldSpec]]:
@@ -41,12 +38,15 @@ def _answer(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
         return None, "files cannot be sent through the API" if not empty or spec.required else None
     if empty:
         return None, "is required" if spec.required else None
+    texts = value if isinstance(value, list) else [value]
+    if any(isinstance(v, str) and not is_text(v) for v in texts):
+        return None, "must be text without NUL characters or lone surrogates"
     if spec.type in ("text", "long_text", "email"):
         if not isinstance(value, str) or not value.strip():
             return None, "must be a non-blank string"
         if spec.max_length and len(value) > spec.max_length:
             return None, f"must be at most {spec.max_length} characters"
-        if spec.type == "email" and not _EMAIL.match(value.strip()):
+        if spec.type == "email" and not is_email(value.strip()):
             return None, "must be an email address"
         return value.strip(), None
     if spec.type == "select":
@@ -62,10 +62,9 @@ def _answer(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
         if isinstance(value, bool) or not isinstance(value, int | float) or value != value or abs(value) > 1e15:
             return None, "must be a number"
         return str(Decimal(str(value))), None
-    try:  # date
-        return date.fromisoformat(value).isoformat(), None
-    except (TypeError, ValueError):
-        return None, "must be a date (YYYY-MM-DD)"
+    if isinstance(value, str) and is_date(value):  # date
+        return value, None
+    return None, "must be a date (YYYY-MM-DD)"
 
 
 def _answers(specs: list[FieldSpec], raw: dict[str, Any]) -> dict[str, Any]:

@@ -3,15 +3,12 @@ staff of every role in and out of the tickets' team, and a token for each kind o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
 
-import ticketing.models.api_tokens  # noqa: F401  (registers the api_token table before create_all)
 from tests.portal.conftest import World, world  # noqa: F401  (re-exported fixture)
 from ticketing.demo import DEMO_FORMS
 from ticketing.domain.vocab import Priority, StaffRole
@@ -23,42 +20,6 @@ ROLES = ["admin", "manager", "agent_in", "agent_out", "cust_own", "cust_admin", 
 STAFF = ["admin", "manager", "agent_in", "agent_out"]
 CUSTOMERS = ["cust_own", "cust_admin"]
 DEAD = ["revoked", "expired", "none", "garbage"]
-
-
-def _wire(app: Flask) -> None:
-    """What the lead adds to create_app/init_admin; tests register it themselves until then."""
-    from admin.api_tokens import ApiTokenView
-    from api import init_app
-    from ticketing.extensions import db
-    from ticketing.models.api_tokens import ApiToken
-
-    init_app(app)
-    app.extensions["admin"][0].add_view(
-        ApiTokenView(ApiToken, db, name="API tokens", endpoint="api_tokens", category="Configuration")
-    )
-
-
-@pytest.fixture(scope="session")
-def app(app: Flask, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    """SHIM until the API is wired into create_app (remove this fixture then): the session app once the lead
-    has registered the blueprint; until then an app of the same configuration with the API registered (the
-    shared one may already have served requests, after which Flask refuses new blueprints)."""
-    if "api" in app.blueprints:
-        yield app
-        return
-    from tests.conftest import REDIS_URL
-    from ticketing.app import create_app
-    from ticketing.extensions import db as _db
-
-    fresh = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": REDIS_URL,
-                        "SECRET_KEY": "test-secret",
-                        "ATTACHMENT_DIR": str(tmp_path_factory.mktemp("api-attachments"))})  # fmt: skip
-    _wire(fresh)
-    with fresh.app_context():
-        _db.create_all()
-    yield fresh
-    with fresh.app_context():
-        _db.engine.dispose()
 
 
 @dataclass

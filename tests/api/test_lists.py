@@ -135,3 +135,9 @@ def test_the_default_limit_is_600_per_minute(app) -> None:
 
     with app.app_context():
         assert rate_limit() == "600 per minute"
+
+
+@pytest.mark.parametrize("path", ["/me?verbose=1", "/tickets/{t}?expand=all", "/forms?page=2", "/customers/1?x=y"])
+def test_endpoints_without_parameters_refuse_any(client, apiw, path) -> None:
+    response = call(client, apiw, "admin", "GET", path.format(t=apiw.w.acme_ticket.id))
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "unknown_parameter"

@@ -59,8 +59,8 @@ def test_staff_timeline_has_everything_marked(client, apiw) -> None:
 
 def test_internal_interaction_by_id_is_404_like_a_missing_one(client, db, apiw) -> None:
     t = apiw.w.acme_ticket.id
-    internal = db.scalar(sa.select(Interaction.id).where(Interaction.ticket_id == t,
-                                                         Interaction.type == InteractionType.INTERNAL_NOTE))  # fmt: skip
+    kind = InteractionType.INTERNAL_NOTE
+    internal = db.scalar(sa.select(Interaction.id).where(Interaction.ticket_id == t, Interaction.type == kind))
     hidden = call(client, apiw, "cust_own", "GET", f"/tickets/{t}/interactions/{internal}")
     missing = call(client, apiw, "cust_own", "GET", f"/tickets/{t}/interactions/99999")
     assert hidden.status_code == missing.status_code == 404 and hidden.data == missing.data

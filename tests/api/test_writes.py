@@ -180,8 +180,9 @@ def test_time_entries(client, db, apiw) -> None:
     listed = call(client, apiw, "manager", "GET", f"/tickets/{t}/time-entries").get_json()
     assert [e["id"] for e in listed["data"]] == [data["id"]]
     assert db.get(TimeEntry, data["id"]).minutes == 30
-    for body, field in [({"minutes": 0}, "minutes"), ({"minutes": 1441}, "minutes"),
-                        ({"minutes": 5, "work_date": "yesterday"}, "work_date"), ({"note": "x"}, "minutes")]:  # fmt: skip
+    bad_bodies = [({"minutes": 0}, "minutes"), ({"minutes": 1441}, "minutes"),
+                  ({"minutes": 5, "work_date": "yesterday"}, "work_date"), ({"note": "x"}, "minutes")]  # fmt: skip
+    for body, field in bad_bodies:
         bad = call(client, apiw, "agent_in", "POST", f"/tickets/{t}/time-entries", body)
         assert bad.status_code == 422 and field in bad.get_json()["error"]["fields"]
 
@@ -204,15 +205,15 @@ def test_contacts_create_update_and_conflicts(client, db, apiw) -> None:
 
 
 def test_customers_create_update_and_domain_conflicts(client, db, apiw) -> None:
-    created = call(client, apiw, "manager", "POST", "/customers",
-                   {"name": "Initech", "tier": "enterprise", "domains": ["Initech.example", "initech.example"]})  # fmt: skip
+    new = {"name": "Initech", "tier": "enterprise", "domains": ["Initech.example", "initech.example"]}
+    created = call(client, apiw, "manager", "POST", "/customers", new)
     assert created.status_code == 201
     data = created.get_json()
     assert data["domains"] == ["initech.example"] and data["tier"] == "enterprise"
     clash = call(client, apiw, "manager", "PATCH", f"/customers/{data['id']}", {"domains": ["acme.example"]})
     assert clash.status_code == 409 and "acme.example" in clash.get_json()["error"]["fields"]["domains"]
-    renamed = call(client, apiw, "manager", "PATCH", f"/customers/{data['id']}",
-                   {"name": "Initech Corp", "domains": ["initech.example", "initrode.example"], "notes": "VIP"})  # fmt: skip
+    change = {"name": "Initech Corp", "domains": ["initech.example", "initrode.example"], "notes": "VIP"}
+    renamed = call(client, apiw, "manager", "PATCH", f"/customers/{data['id']}", change)
     assert renamed.get_json()["domains"] == ["initech.example", "initrode.example"]
     db.expire_all()
     assert db.get(Customer, data["id"]).notes == "VIP"
@@ -261,8 +262,11 @@ def test_form_submission_field_rules(client, apiw) -> None:
     mine = call(client, apiw, "cust_own", "POST", "/forms/report-a-bug/submissions",
                 {"subject": "x", "answers": answers, "submitter_email": "evil@else.example"})  # fmt: skip
     assert mine.status_code == 422 and mine.get_json()["error"]["fields"] == {
-        "submitter_email": "not allowed for customer tokens"}
-    nobody = call(client, apiw, "admin", "POST", "/forms/report-a-bug/submissions", {"subject": "x", "answers": answers})
+        "submitter_email": "not allowed for customer tokens"
+    }
+    nobody = call(
+        client, apiw, "admin", "POST", "/forms/report-a-bug/submissions", {"subject": "x", "answers": answers}
+    )
     assert nobody.status_code == 422 and "contact_id" in nobody.get_json()["error"]["fields"]
     assert call(client, apiw, "admin", "GET", "/forms/no-such-form").status_code == 404
 

@@ -1,5 +1,6 @@
 """Persistence: one module per aggregate. Importing this package registers every table."""
 
+from ticketing.models.api_tokens import ApiToken
 from ticketing.models.agent import CannedResponse, Notification, SmsProvider
 from ticketing.models.base import Base, UTCDateTime, utcnow
 from ticketing.models.customer import Contact, Customer, CustomerDomain, Milestone, OnboardingPlan
@@ -29,6 +30,7 @@ from ticketing.models.ticket import (
 )
 
 __all__ = [
+    "ApiToken",
     "Attachment",
     "AutoAssign",
     "RoutingRule",

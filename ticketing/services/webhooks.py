@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 FAN_OUT_JOB = "ticketing.webhook_jobs.fan_out_webhooks"
 PAYLOAD_VERSION = 1
 CHUNK = 500  # ids per IN (...) / per fan-out job
+MAX_BODY_CHARS = 64_000  # an interaction's text in a payload
 
 SIGNATURE_HEADER = "X-Bluehill-Signature"
 EVENT_ID_HEADER = "X-Bluehill-Event-Id"
@@ -244,7 +245,8 @@ def interaction_snapshots(session: Session, interaction_ids: Iterable[int]) -> d
                 "customer_visible": visible,
                 "internal": not visible,
                 "author": _author(entry),
-                "body_text": entry.body_text,
+                "body_text": entry.body_text[:MAX_BODY_CHARS],
+                "body_truncated": len(entry.body_text) > MAX_BODY_CHARS,
                 "email_subject": entry.email_subject,
                 "created_at": _iso(entry.created_at),
             }
@@ -297,6 +299,7 @@ def store_outbox(session: Session, pending: list[DomainEvent]) -> None:
     chosen = [e for e in pending if e.type in wanted]
     if not chosen:
         return
+    session.flush()  # the snapshot re-reads rows (populate_existing): nothing unflushed may be overwritten
     tickets = build_snapshots(session, [e.ticket_id for e in chosen if e.ticket_id is not None])
     interactions = interaction_snapshots(
         session,
