@@ -12,7 +12,7 @@ from typing import Any
 from rq import Queue, SimpleWorker
 from rq.cron import CronScheduler
 
-from ticketing import jobs
+from ticketing import jobs, webhook_jobs
 from ticketing.app import create_app
 from ticketing.extensions import db, redis_conn
 
@@ -43,6 +43,8 @@ def run_cron() -> None:
         scheduler.register(jobs.poll_mailboxes, queue_name, interval=app.config["IMAP_POLL_SECONDS"], job_timeout=600)
         # Mail whose job was lost (Redis restart, killed worker) is picked up again.
         scheduler.register(jobs.recover_stuck_work, queue_name, interval=120, job_timeout=600)
+        # Webhooks: events never fanned out, deliveries whose job was lost or whose worker died mid-request.
+        scheduler.register(webhook_jobs.recover_webhooks, queue_name, interval=60, job_timeout=600)
         scheduler.register(
             jobs.run_sla_sweep, app.config["RQ_QUEUE"], interval=app.config["SLA_SWEEP_SECONDS"], job_timeout=600
         )

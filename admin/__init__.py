@@ -35,6 +35,9 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(LoadView(name="Team load", endpoint="load", url="/admin/load"))
     admin.add_view(WorkspaceView(name="Ticket", endpoint="workspace", url="/admin/ticket"))
     add_views(admin)
+    from admin.webhooks import add_webhook_views  # imports admin.views, so not at module level
+
+    add_webhook_views(admin)
     admin.add_view(ApiTokenView(ApiToken, db, name="API tokens", endpoint="api_tokens", category="Configuration"))
 
     @app.context_processor

@@ -107,6 +107,7 @@ class WebhookSubscriptionView(AdminOnlyModelView):
         ).all()
         for subscription in chosen:
             subscription.secret = service.generate_secret()
+            subscription.updated_at = utcnow()
         db.session.commit()
         for subscription in chosen:
             _flash_secret(subscription)

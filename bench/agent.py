@@ -2,7 +2,8 @@
 
     python bench/agent.py [--pg-tickets 1000000] [--sqlite-tickets 100000] [--backends postgresql,sqlite]
                           [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432] [--requests 100] [--warmup 20]
-                          [--report-runs 3] [--slow 1.0] [--slow-requests 5] [--explain]
+                          [--report-runs 3] [--slow 1.0] [--slow-requests 5] [--assignee-history]
+                          [--probe-timeout 10] [--explain]
 
 One fill per backend (--pg-tickets on the throw-away PostgreSQL database bench_agent, --sqlite-tickets in a
 temporary SQLite file), both alive at once so they are measured interleaved; filled with bulk SQL (INSERT ...
@@ -11,17 +12,19 @@ fill), then ANALYZE (VACUUM ANALYZE on PostgreSQL):
 
   staff         3 teams, 9 agents (3 per team), 1 manager; one shared password hash
   customers     1,000 (60 % standard, 30 % premium, 10 % enterprise), one domain and 3 contacts each
-  tickets       created evenly over the year before `now` (ids in creation order), spread over the customers; ~2 %
-                active (70 % of the last week's tickets, 0.6 % of older ones: open, in progress, pending, waiting
-                on customer), the rest resolved (recent) or closed (older); priorities 30/45/18/7 % low/medium/
+  tickets       created evenly over the year before `now` (the start of the current hour: the app reads the wall
+                clock) with ids in creation order, spread over the customers; ~2 % active (90 % of the last 3
+                days' tickets, 20 % of the 11 days before, 0.6 % of older ones, those mostly pending or waiting on
+                the customer), the rest resolved (the last week's) or closed; priorities 30/45/18/7 % low/medium/
                 high/urgent with 24x7 targets by priority (5 % without SLA); 92 % owned by a team, 8 % in the
                 general inbox; 6 categories (10 % none); first response, resolution, closing, due dates and the
                 sweep's breach stamps consistent with the status and the targets (~15 % late first responses,
                 ~12 % late resolutions); paused (pending/waiting) tickets without a due date and with an open
                 sla_pause row
-  assignees     one ticket_assignee row for 75 % of the active tickets and, as the app never removes assignees
-                on resolution, for 97 % of the resolved/closed ones; a second assignee on every 17th active ticket;
-                an agent only ever gets tickets of their own team or of the general inbox
+  assignees     one ticket_assignee row for 75 % of the active tickets, a second one on every 17th of those; an
+                agent only ever gets tickets of their own team or of the general inbox. The app never removes
+                assignees on resolution, so a real desk also has rows for ~all resolved/closed tickets:
+                --assignee-history fills those too; without it the history probe (below) adds them at the end
   tags          on 10 % of the tickets (a second one on 2 %); time entries on ~14 %; ticket_contact rows
   interactions  2 per ticket: the customer's email, then the reply (at first_response_at) or a system row;
                 the workspace ticket (an in-progress ticket of team 1, assigned to agent 1, opened 4 days before
@@ -32,7 +35,8 @@ Measured through the real app stack (create_app, Flask's test client, no network
 (team 1) and once as the manager (POST /agent/login with the CSRF token of the GET). Server time is the WSGI call
 up to the last body byte, request teardown included. Every round requests each job once for every backend, in a
 fresh random order (fixed seed), so load from elsewhere on the machine falls on all of them alike; --warmup
-rounds untimed, then --requests timed ones. A job whose first (probe) request takes longer than --slow seconds
+rounds untimed, then --requests timed ones (a smoke run, every backend under 50,000 tickets: 5 + 25 by
+default). A job whose first (probe) request takes longer than --slow seconds
 is requested only --slow-requests times after one warm-up. The jobs per backend:
 
   routes        agent:   /admin/queues/mine, /admin/queues/team-1, /admin/queues/unassigned,
@@ -57,7 +61,14 @@ runs each, beside the bare scan of the year (SELECT count(*) of the tickets crea
 Aims: each queue page and the workspace within 3x of its baseline request (median); each report under 1 s at
 --pg-tickets. For a missed aim the slowest statement of the route (a cursor-execute timer) is printed with its
 plan: EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL, EXPLAIN QUERY PLAN on SQLite (--explain: for every route and
-report). Redis db 10 is flushed at the start and the end; the database and the temporary file are removed.
+report).
+
+Assignee history probe (without --assignee-history): adds the ticket_assignee rows of the resolved/closed tickets,
+then runs each queue-menu count (every queue page runs all of them) and the Mine/Unassigned page queries once,
+each under --probe-timeout, the Unassigned count rewritten with NOT EXISTS beside them, with the plans of the
+first cancelled statement (EXPLAIN) and of the rewrite (EXPLAIN (ANALYZE, BUFFERS)).
+
+Redis db 10 is flushed at the start and the end; the database and the temporary file are removed.
 
 `python bench/<script>.py` puts bench/ first on sys.path, where bench/portal.py shadows the project's `portal`
 package (which create_app imports): the block before the project imports below takes bench/ off the path.
@@ -80,7 +91,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -122,7 +133,9 @@ from ticketing.models import (  # noqa: E402
 )
 from ticketing.services import queues, reports  # noqa: E402
 
-NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, 10:00 UTC; every timestamp is relative to it
+# Every timestamp of the fill is relative to NOW, the start of the current hour: the app reads the wall clock (the
+# Breaching soon queue is "due before now + 4 h", the SLA cells count from now), so the data must be current.
+NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 REDIS_URL = "redis://127.0.0.1:6379/10"
 PG_DATABASE = "bench_agent"
 PASSWORD = "bench-agent-pass-1"  # noqa: S105  (the bench's own staff, in a throw-away database)
@@ -143,6 +156,9 @@ PAGE = queues.PAGE_SIZE  # 50; the app fetches PAGE + 1 rows to know whether the
 QUEUE_AIM = 3.0  # route median <= 3x its baseline request median
 REPORT_AIM = 1.0  # seconds, each report at --pg-tickets
 SEED = 1  # the request order within each round
+# A smoke run (every backend under SMOKE_TICKETS) checks that everything works end to end, in well under a minute:
+# fewer requests by default (a round of all jobs costs ~0.5 s of server time even on tiny fills).
+SMOKE_TICKETS, SMOKE_REQUESTS, SMOKE_WARMUP = 50_000, 25, 5
 REPORT_START, REPORT_END = (NOW - timedelta(days=365)).date(), NOW.date()  # the page's ?start=&end= (end inclusive)
 CUSTOMER_TEXT = (
     "we exported the monthly figures again this morning and the totals in the CSV still differ from the ones on "
@@ -218,6 +234,9 @@ def _agent_of(team: str, ticket_id: str) -> str:
 def ticket_insert(dialect: str, n: int) -> str:
     """INSERT ... SELECT of the ticket rows, in layers; offsets are seconds relative to NOW (< 0: past)."""
     prefix, series = _series(dialect, n)
+    # PostgreSQL would pull the layers up into one another, copying each expression into every use (a tree
+    # that grows with every layer, evaluated per row): OFFSET 0 keeps each layer a subquery of its own.
+    fence = " OFFSET 0" if dialect == "postgresql" else ""
     # L1: creation offset (evenly over the year, ids in creation order) and six independent-looking digits.
     l1 = (
         f"SELECT i, -((({n} - i) * {YEAR}) / {n}) - 60 AS co, (i * 2654435761) % 10007 AS r1, "
@@ -227,38 +246,43 @@ def ticket_insert(dialect: str, n: int) -> str:
     # L2: active?, customer, team, SLA targets (minutes, by priority; r4 % 20 = 7: no SLA).
     l2 = (
         "SELECT l1.*, "
-        f"CASE WHEN (co > -{WEEK} AND r1 % 100 < 70) OR (co <= -{WEEK} AND r1 % 1000 < 6) THEN 1 ELSE 0 END AS act, "
+        f"CASE WHEN (co > -{3 * DAY} AND r1 % 100 < 90) OR (co <= -{3 * DAY} AND co > -{2 * WEEK} AND r1 % 100 < 20) "
+        "OR r1 % 1000 < 6 THEN 1 ELSE 0 END AS act, "
         f"1 + (i * 48271) % {CUSTOMERS} AS c, "
         "CASE WHEN r4 % 100 < 8 THEN NULL ELSE 1 + r4 % 3 END AS team, "
         "CASE WHEN r4 % 20 = 7 THEN NULL WHEN r3 % 100 < 30 THEN 480 WHEN r3 % 100 < 75 THEN 240 "
         "WHEN r3 % 100 < 93 THEN 60 ELSE 30 END AS fr_t, "
         "CASE WHEN r4 % 20 = 7 THEN NULL WHEN r3 % 100 < 30 THEN 2880 WHEN r3 % 100 < 75 THEN 1440 "
         "WHEN r3 % 100 < 93 THEN 480 ELSE 240 END AS res_t "
-        f"FROM ({l1}) AS l1"
+        f"FROM ({l1}{fence}) AS l1"
     )
-    # L3: status, unanswered?, first-response and resolution delays (seconds; ~15 % / ~12 % late).
+    # L3: status, closed without a reply (3 % of the done ones), first-response and resolution delays (seconds;
+    # ~15 % / ~12 % late).
     l3 = (
         "SELECT l2.*, "
-        "CASE WHEN act = 1 THEN (CASE WHEN r2 % 10 < 4 THEN 'open' WHEN r2 % 10 < 7 THEN 'in_progress' "
-        "WHEN r2 % 10 = 7 THEN 'pending' ELSE 'waiting_on_customer' END) "
+        f"CASE WHEN act = 1 AND co > -{3 * DAY} THEN (CASE WHEN r2 % 10 < 5 THEN 'open' WHEN r2 % 10 < 8 THEN "
+        "'in_progress' WHEN r2 % 10 = 8 THEN 'pending' ELSE 'waiting_on_customer' END) "
+        "WHEN act = 1 THEN (CASE WHEN r2 % 10 < 2 THEN 'open' WHEN r2 % 10 < 4 THEN 'in_progress' "
+        "WHEN r2 % 10 < 6 THEN 'pending' ELSE 'waiting_on_customer' END) "
         f"WHEN co < -{WEEK} AND r2 % 10 < 8 THEN 'closed' ELSE 'resolved' END AS st, "
-        "CASE WHEN act = 1 AND r2 % 10 < 4 AND r1 % 3 = 0 THEN 1 WHEN act = 0 AND r4 % 33 = 0 THEN 1 "
-        "ELSE 0 END AS unans, "
+        "CASE WHEN act = 0 AND r4 % 33 = 0 THEN 1 ELSE 0 END AS unans, "
         "CASE WHEN fr_t IS NULL THEN 1800 + (r5 * 37) % 36000 WHEN r5 % 100 < 85 THEN fr_t * 60 * (5 + r5 % 80) / 100 "
         "ELSE fr_t * 60 * (110 + r5 % 200) / 100 END AS frd, "
         "CASE WHEN res_t IS NULL THEN 3600 + (r6 * 4001) % 345600 "
         "WHEN r6 % 100 < 88 THEN res_t * 60 * (10 + r6 % 88) / 100 "
         "ELSE res_t * 60 * (105 + r6 % 300) / 100 END AS resd "
-        f"FROM ({l2}) AS l2"
+        f"FROM ({l2}{fence}) AS l2"
     )
-    # L4: offsets of the stamps; paused tickets have no due date (the clock stands still).
+    # L4: offsets of the stamps; a third of the open tickets unanswered; paused ones without a due date (the
+    # clock stands still).
     l4 = (
         "SELECT l3.*, "
-        "CASE WHEN unans = 1 OR co + frd >= 0 THEN NULL ELSE co + frd END AS fra, "
+        "CASE WHEN unans = 1 OR (st = 'open' AND r1 % 3 = 0) OR co + frd >= 0 THEN NULL ELSE co + frd END AS fra, "
         "CASE WHEN act = 1 THEN NULL WHEN co + resd < -60 THEN co + resd ELSE co / 10 END AS rso, "
-        "CASE WHEN res_t IS NULL OR (act = 1 AND r2 % 10 >= 7) THEN NULL ELSE co + res_t * 60 END AS due, "
+        "CASE WHEN res_t IS NULL OR st IN ('pending', 'waiting_on_customer') THEN NULL ELSE co + res_t * 60 END "
+        "AS due, "
         "CASE WHEN fr_t IS NULL THEN NULL ELSE co + fr_t * 60 END AS frdue "
-        f"FROM ({l3}) AS l3"
+        f"FROM ({l3}{fence}) AS l3"
     )
     # L5: a reply never after the resolution; closing two days after it; the sweep's stamps.
     l5 = (
@@ -266,7 +290,7 @@ def ticket_insert(dialect: str, n: int) -> str:
         "CASE WHEN fra IS NOT NULL AND rso IS NOT NULL AND fra > rso THEN rso ELSE fra END AS fr, "
         f"CASE WHEN st = 'closed' THEN (CASE WHEN rso + {2 * DAY} < -60 THEN rso + {2 * DAY} ELSE rso / 2 END) "
         "END AS clo "
-        f"FROM ({l4}) AS l4"
+        f"FROM ({l4}{fence}) AS l4"
     )
     l6 = (
         "SELECT l5.*, "
@@ -275,7 +299,7 @@ def ticket_insert(dialect: str, n: int) -> str:
         "CASE WHEN frdue IS NULL THEN NULL WHEN fr IS NOT NULL AND fr > frdue THEN frdue "
         "WHEN fr IS NULL AND frdue < COALESCE(rso, 0) THEN frdue END AS frbreach, "
         "CASE WHEN act = 0 THEN COALESCE(clo, rso) ELSE COALESCE(fr, co) * (100 - r3 % 97) / 100 END AS upd "
-        f"FROM ({l5}) AS l5"
+        f"FROM ({l5}{fence}) AS l5"
     )
     ts = lambda offset: _ts(dialect, offset)  # noqa: E731
     subjects = [
@@ -288,7 +312,9 @@ def ticket_insert(dialect: str, n: int) -> str:
         "API returns 502 since this morning",
         "How do I change the billing address?",
     ]
-    subject = "CASE i % 8 " + " ".join(f"WHEN {k} THEN '{s}'" for k, s in enumerate(subjects)) + " END || ', case ' || i"
+    subject = (
+        "CASE i % 8 " + " ".join(f"WHEN {k} THEN '{s}'" for k, s in enumerate(subjects)) + " END || ', case ' || i"
+    )
     columns = {
         "id": "i",
         "subject": subject,
@@ -315,11 +341,19 @@ def ticket_insert(dialect: str, n: int) -> str:
         "updated_at": ts("upd"),
         "public_updated_at": ts("upd"),
     }
-    return _insert("ticket", columns, f"({l6}) AS l6", prefix)
+    return _insert("ticket", columns, f"({l6}{fence}) AS l6", prefix)
 
 
-def fill_statements(dialect: str, n: int) -> list[tuple[str, str]]:
-    """(what, SQL) in order; every statement may use :now, :hash, :yes, :no."""
+# The app never removes assignees on resolution: a desk's resolved and closed tickets keep theirs (97 % of them
+# here). Only with --assignee-history is it part of the fill; otherwise the history probe adds it at the end.
+ASSIGNEE_HISTORY = (
+    f"INSERT INTO ticket_assignee (ticket_id, user_id) SELECT id, {_agent_of('assigned_team_id', 'id')} "
+    f"FROM ticket WHERE status NOT IN {ACTIVE_SQL} AND id % 31 <> 0"
+)
+
+
+def fill_statements(dialect: str, n: int, history: bool) -> list[tuple[str, str]]:
+    """(what, SQL) in order; a statement may use the parameters :now and :yes."""
     ts = lambda offset: _ts(dialect, offset)  # noqa: E731
     contacts = CUSTOMERS * CONTACTS_PER_CUSTOMER
     statements: list[tuple[str, str]] = []
@@ -341,7 +375,10 @@ def fill_statements(dialect: str, n: int) -> list[tuple[str, str]]:
         },
     )
     series_insert(
-        "customer_domain", "customer_domain", CUSTOMERS, {"id": "i", "customer_id": "i", "domain": "'c' || i || '.example'"}
+        "customer_domain",
+        "customer_domain",
+        CUSTOMERS,
+        {"id": "i", "customer_id": "i", "domain": "'c' || i || '.example'"},
     )
     series_insert(
         "contact",
@@ -351,8 +388,8 @@ def fill_statements(dialect: str, n: int) -> list[tuple[str, str]]:
             "id": "i",
             "customer_id": f"(i - 1) / {CONTACTS_PER_CUSTOMER} + 1",
             "name": "'Person ' || i",
-            "email": f"'p' || ((i - 1) % {CONTACTS_PER_CUSTOMER} + 1) || '@c' || ((i - 1) / {CONTACTS_PER_CUSTOMER} + 1)"
-            " || '.example'",
+            "email": f"'p' || ((i - 1) % {CONTACTS_PER_CUSTOMER} + 1) || '@c' || "
+            f"((i - 1) / {CONTACTS_PER_CUSTOMER} + 1) || '.example'",
             "portal_role": f"CASE WHEN (i - 1) % {CONTACTS_PER_CUSTOMER} = 0 THEN 'customer' ELSE 'own' END",
             "portal_enabled": ":yes",
             "created_at": ts(f"-{2 * YEAR} + i * 60"),
@@ -360,14 +397,17 @@ def fill_statements(dialect: str, n: int) -> list[tuple[str, str]]:
     )
     statements.append(("ticket", ticket_insert(dialect, n)))
     statements.append(
-        ("ticket_contact", "INSERT INTO ticket_contact (ticket_id, contact_id) SELECT id, primary_contact_id FROM ticket")
+        (
+            "ticket_contact",
+            "INSERT INTO ticket_contact (ticket_id, contact_id) SELECT id, primary_contact_id FROM ticket",
+        )
     )
     active = f"status IN {ACTIVE_SQL}"
     statements.append(
         (
             "ticket_assignee",
             f"INSERT INTO ticket_assignee (ticket_id, user_id) SELECT id, {_agent_of('assigned_team_id', 'id')} "
-            f"FROM ticket WHERE ({active} AND (id * 7) % 4 <> 0) OR (NOT {active} AND id % 31 <> 0)",
+            f"FROM ticket WHERE {active} AND (id * 7) % 4 <> 0",
         )
     )
     second = (
@@ -381,6 +421,8 @@ def fill_statements(dialect: str, n: int) -> list[tuple[str, str]]:
             f"WHERE {active} AND (id * 7) % 4 <> 0 AND id % 17 = 0",
         )
     )
+    if history:
+        statements.append(("ticket_assignee (history)", ASSIGNEE_HISTORY))
     tag = "CASE {k} " + " ".join(f"WHEN {k} THEN '{t}'" for k, t in enumerate(TAGS)) + " END"
     statements.append(
         (
@@ -408,7 +450,8 @@ def fill_statements(dialect: str, n: int) -> list[tuple[str, str]]:
             "time_entry",
             "INSERT INTO time_entry (id, ticket_id, user_id, minutes, note, work_date, created_at) "
             f"SELECT id, id, {_agent_of('assigned_team_id', 'id')}, 5 + (id * 13) % 115, '', "
-            f"{_date_of(dialect, 'updated_at')}, updated_at FROM ticket WHERE id % 7 = 2 AND first_response_at IS NOT NULL",
+            f"{_date_of(dialect, 'updated_at')}, updated_at FROM ticket "
+            "WHERE id % 7 = 2 AND first_response_at IS NOT NULL",
         )
     )
     contact_email = (
@@ -608,7 +651,7 @@ def make_workspace_ticket(conn: sa.Connection, n: int) -> int:
     return ticket_id
 
 
-def fill(url: str, dialect: str, tickets: int, password_hash: str) -> Fill:
+def fill(url: str, dialect: str, tickets: int, password_hash: str, history: bool) -> Fill:
     """Bulk fill on a dedicated engine (its pragmas/settings never reach the measured pool)."""
     engine = sa.create_engine(url)
     indexes = sorted((index for table in FILLED for index in table.indexes), key=lambda index: index.name or "")
@@ -618,13 +661,16 @@ def fill(url: str, dialect: str, tickets: int, password_hash: str) -> Fill:
                 conn.exec_driver_sql("PRAGMA cache_size = -262144")  # 256 MiB for the fill and the index builds
             else:
                 conn.exec_driver_sql("SET maintenance_work_mem = '512MB'")
+                # No foreign-key triggers during the fill (the generated rows are consistent by construction;
+                # 4 FK lookups per ticket row would double the fill). Local to this transaction.
+                conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
             for index in indexes:
                 index.drop(conn)
             started = time.perf_counter()
             for table, rows in small_rows(password_hash):
                 conn.execute(table.insert(), rows)
-            params = {"now": now_param(dialect), "yes": True, "no": False}
-            for _what, sql in fill_statements(dialect, tickets):
+            params = {"now": now_param(dialect), "yes": True}
+            for _what, sql in fill_statements(dialect, tickets, history):
                 used = {name: value for name, value in params.items() if re.search(rf":{name}\b", sql)}
                 conn.execute(sa.text(sql), used)
             workspace_id = make_workspace_ticket(conn, tickets)
@@ -656,3 +702,1096 @@ def fill(url: str, dialect: str, tickets: int, password_hash: str) -> Fill:
         engine.dispose()
     assert counts["ticket"] == tickets and counts["interaction"] == 2 * tickets + len(FOLLOW_UPS) - 1, counts
     return Fill(tickets, counts, workspace_id, fill_seconds, index_seconds, analyze_seconds)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Baselines: the bare SQL for the same page of rows (the app fetches PAGE + 1 to know about a next page).
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Spec:
+    """Bare statements; run() gives the ids of the page (or, for the workspace, [ticket id, interactions])."""
+
+    statements: list[sa.TextClause]
+    params: Callable[[], dict[str, Any]]
+    workspace: bool = False
+
+    def run(self, executor: sa.Connection | sa.orm.Session) -> list[int]:
+        params = self.params()
+        if self.workspace:
+            ticket = executor.execute(self.statements[0], params).one()
+            entries = executor.execute(self.statements[1], params).all()
+            return [ticket[0], len(entries)]
+        return [row[0] for row in executor.execute(self.statements[0], params)]
+
+
+def _text(sql: str, **types: Any) -> sa.TextClause:
+    return sa.text(sql).bindparams(*(sa.bindparam(name, type_=type_) for name, type_ in types.items()))
+
+
+def _breaching_horizon() -> datetime:
+    """The app's horizon for Breaching soon, read from the app so the baseline follows it."""
+    return datetime.now(UTC) + queues.BREACHING_HORIZON
+
+
+def baseline_specs(workspace_id: int, deep: tuple[datetime, int], email: str) -> dict[str, Spec]:
+    limit = PAGE + 1
+    newest = "ORDER BY t.updated_at DESC, t.id DESC"
+    mine_or_inbox = "(t.assigned_team_id = :team OR t.assigned_team_id IS NULL)"
+    agent = {"user": AGENT_ID, "team": AGENT_TEAM}
+    return {
+        "mine": Spec(
+            [
+                _text(
+                    "SELECT t.id FROM ticket AS t JOIN ticket_assignee AS a ON a.ticket_id = t.id "
+                    f"WHERE a.user_id = :user AND t.status IN {ACTIVE_SQL} {newest} LIMIT {limit}"
+                )
+            ],
+            lambda: agent,
+        ),
+        "team": Spec(
+            [
+                _text(
+                    f"SELECT t.id FROM ticket AS t WHERE t.assigned_team_id = :team AND t.status IN {ACTIVE_SQL} "
+                    f"{newest} LIMIT {limit}"
+                )
+            ],
+            lambda: agent,
+        ),
+        "unassigned": Spec(
+            [
+                _text(
+                    f"SELECT t.id FROM ticket AS t WHERE t.status IN {ACTIVE_SQL} AND {mine_or_inbox} AND NOT EXISTS "
+                    f"(SELECT 1 FROM ticket_assignee AS a WHERE a.ticket_id = t.id) {newest} LIMIT {limit}"
+                )
+            ],
+            lambda: agent,
+        ),
+        "breaching": Spec(
+            [
+                _text(
+                    f"SELECT t.id FROM ticket AS t WHERE t.status IN {ACTIVE_SQL} AND {mine_or_inbox} AND "
+                    "t.due_date IS NOT NULL AND t.due_date <= :horizon ORDER BY t.due_date, t.id "
+                    f"LIMIT {limit}",
+                    horizon=UTCDateTime(),
+                )
+            ],
+            lambda: {**agent, "horizon": _breaching_horizon()},
+        ),
+        "waiting": Spec(
+            [
+                _text(
+                    f"SELECT t.id FROM ticket AS t WHERE t.status = 'waiting_on_customer' AND {mine_or_inbox} "
+                    f"{newest} LIMIT {limit}"
+                )
+            ],
+            lambda: agent,
+        ),
+        "all": Spec([_text(f"SELECT t.id FROM ticket AS t {newest} LIMIT {limit}")], dict),
+        "deep": Spec(
+            [
+                _text(
+                    f"SELECT t.id FROM ticket AS t WHERE (t.updated_at, t.id) < (:value, :last) {newest} LIMIT {limit}",
+                    value=UTCDateTime(),
+                )
+            ],
+            lambda: {"value": deep[0], "last": deep[1]},
+        ),
+        "search": Spec(
+            [
+                _text(
+                    "SELECT t.id FROM ticket AS t JOIN contact AS c ON c.id = t.primary_contact_id "
+                    f"WHERE c.email = :email {newest} LIMIT {limit}"
+                )
+            ],
+            lambda: {"email": email},
+        ),
+        "workspace": Spec(
+            [
+                _text("SELECT * FROM ticket WHERE id = :ticket"),
+                _text("SELECT * FROM interaction WHERE ticket_id = :ticket ORDER BY created_at, id"),
+            ],
+            lambda: {"ticket": workspace_id},
+            workspace=True,
+        ),
+    }
+
+
+# --------------------------------------------------------------------------------------------------------
+# Measuring: server time per request (a WSGI wrapper) and the SQL inside it (cursor-execute events).
+# --------------------------------------------------------------------------------------------------------
+
+
+class ServerTimer:
+    """Wraps app.wsgi_app: from the WSGI call to the last body chunk, request teardown included."""
+
+    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]]) -> None:
+        self.wsgi_app = wsgi_app
+        self.last = 0.0
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        started = time.perf_counter()
+        body = self.wsgi_app(environ, start_response)
+        try:
+            chunks = list(body)
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        self.last = time.perf_counter() - started
+        return chunks
+
+
+class SqlRecorder:
+    """Per request: seconds inside the driver per statement text, and the last parameters of each statement."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, float] | None = None
+        self.calls = 0
+        self.params: dict[str, Any] = {}
+        self.last: tuple[str, Any] | None = None  # the statement started last (also when it never finished)
+
+    def attach(self, engine: sa.Engine) -> None:
+        sa.event.listen(engine, "before_cursor_execute", self._before)
+        sa.event.listen(engine, "after_cursor_execute", self._after)
+
+    def begin(self) -> None:
+        self.current = {}
+        self.calls = 0
+
+    def end(self) -> tuple[dict[str, float], int]:
+        current, self.current = self.current or {}, None
+        return current, self.calls
+
+    def _before(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        conn.info["bench_started"] = time.perf_counter()
+        self.last = (statement, parameters)
+
+    def _after(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        started = conn.info.pop("bench_started", None)
+        if self.current is None or started is None:
+            return
+        self.current[statement] = self.current.get(statement, 0.0) + time.perf_counter() - started
+        self.calls += 1
+        self.params[statement] = parameters
+
+
+class IsolatedClient(FlaskClient):
+    """Each request in a fresh context, as in production (as tests/conftest.py does)."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Nearest rank."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+@dataclass
+class Series:
+    server: list[float] = field(default_factory=list)
+    sql: list[float] = field(default_factory=list)
+    queries: list[int] = field(default_factory=list)
+    statements: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.server)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.server, 0.99)
+
+    def statement_median(self, statement: str) -> float:
+        # A statement a request did not run counts as 0 for it.
+        values = self.statements.get(statement, [])
+        return statistics.median(values + [0.0] * (len(self.server) - len(values)))
+
+    def add(self, seconds: float, statements: dict[str, float], calls: int) -> None:
+        self.server.append(seconds)
+        self.sql.append(sum(statements.values()))
+        self.queries.append(calls)
+        for statement, spent in statements.items():
+            self.statements[statement].append(spent)
+
+
+@dataclass(frozen=True)
+class Route:
+    role: str
+    key: str  # also the baseline's key
+    name: str
+    path: str
+
+
+ROUTE, REQUEST, SQL = "route", "baseline request", "bare SQL"
+
+
+@dataclass
+class Job:
+    target: Target
+    route: Route
+    kind: str  # ROUTE, REQUEST or SQL
+    warmup: int
+    requests: int
+    series: Series = field(default_factory=Series)
+    probe_seconds: float = 0.0
+
+    def run(self) -> tuple[float, dict[str, float], int]:
+        target = self.target
+        if self.kind == SQL:
+            spec = target.specs[self.route.key]
+            started = time.perf_counter()
+            with target.engine.connect() as conn:
+                spec.run(conn)
+            return time.perf_counter() - started, {}, 0
+        path = self.route.path if self.kind == ROUTE else f"/bench/baseline/{self.route.key}"
+        target.recorder.begin()
+        response = target.clients[self.route.role].get(path)
+        statements, calls = target.recorder.end()
+        assert response.status_code == 200, (target.backend, self.kind, path, response.status_code)
+        return target.timer.last, statements, calls
+
+
+@dataclass
+class Target:
+    """One filled database with its own app instance, signed-in clients and recorder."""
+
+    backend: str
+    dialect: str
+    version: str
+    fill: Fill
+    app: Flask
+    engine: sa.Engine
+    timer: ServerTimer
+    recorder: SqlRecorder
+    clients: dict[str, FlaskClient]
+    specs: dict[str, Spec]
+    routes: list[Route]
+    checks: list[str]
+    access: dict[str, str] = field(default_factory=dict)  # baseline key -> its access path
+    jobs: dict[tuple[str, str, str], Job] = field(default_factory=dict)  # (role, key, kind)
+    reports: dict[str, Series] = field(default_factory=dict)
+    plans: list[str] = field(default_factory=list)
+    history: list[str] = field(default_factory=list)
+
+
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+_ROW = re.compile(r'<td class="subject"><a href="/admin/ticket/(\d+)"')
+
+
+def login(client: FlaskClient, email: str) -> None:
+    page = client.get("/agent/login").get_data(as_text=True)
+    match = _CSRF.search(page)
+    assert match, "no CSRF token on the sign-in page"
+    token = match.group(1) or match.group(2)
+    response = client.post("/agent/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+
+
+def baseline_view(specs: dict[str, Spec]) -> Callable[[str], Any]:
+    def view(key: str) -> Any:
+        if staff_role() is None:  # the staff sign-in gate of every agent screen
+            abort(403)
+        spec = specs.get(key)
+        if spec is None:
+            abort(404)
+        ids = spec.run(db.session)
+        return ",".join(map(str, ids)), 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+    return view
+
+
+def routes_for(workspace_id: int, cursor: str, email: str) -> list[Route]:
+    return [
+        Route("agent", "mine", "/admin/queues/mine", "/admin/queues/mine"),
+        Route("agent", "team", f"/admin/queues/team-{AGENT_TEAM}", f"/admin/queues/team-{AGENT_TEAM}"),
+        Route("agent", "unassigned", "/admin/queues/unassigned", "/admin/queues/unassigned"),
+        Route("agent", "breaching", "/admin/queues/breaching", "/admin/queues/breaching"),
+        Route("agent", "waiting", "/admin/queues/waiting", "/admin/queues/waiting"),
+        Route("agent", "workspace", "/admin/ticket/<id> (workspace)", f"/admin/ticket/{workspace_id}"),
+        Route("manager", "all", "/admin/queues/all", "/admin/queues/all"),
+        Route(
+            "manager",
+            "deep",
+            "/admin/queues/all?after= (90 % down)",
+            "/admin/queues/all?" + urlencode({"after": cursor}),
+        ),
+        Route(
+            "manager", "search", "/admin/queues/all?q=<contact email>", "/admin/queues/all?" + urlencode({"q": email})
+        ),
+        Route("manager", "workspace", "/admin/ticket/<id> (workspace)", f"/admin/ticket/{workspace_id}"),
+    ]
+
+
+def check_routes(target: Target) -> None:
+    """Every queue page shows exactly the baseline's first 50 ids (and a next link iff it found a 51st); the
+    workspace shows all of its timeline; the agent may not open All."""
+    for route in target.routes:
+        page = target.clients[route.role].get(route.path)
+        assert page.status_code == 200, (route.path, page.status_code)
+        text = page.get_data(as_text=True)
+        with target.app.app_context():
+            expected = target.specs[route.key].run(db.session)
+            db.session.remove()
+        if route.key == "workspace":
+            missing = [k for k in range(len(FOLLOW_UPS) + 1) if marker(target.fill.workspace_id, k) not in text]
+            assert not missing and expected == [target.fill.workspace_id, len(FOLLOW_UPS) + 1], (missing, expected)
+            continue
+        shown = [int(i) for i in _ROW.findall(text)]
+        assert shown == expected[:PAGE], (route.path, shown[:5], expected[:5], len(shown), len(expected))
+        assert ("Next page" in text) == (len(expected) > PAGE), route.path
+        assert shown, f"{route.path}: an empty page proves nothing"
+    target.checks.append(
+        f"each of the {sum(r.key != 'workspace' for r in target.routes)} queue pages showed exactly the first "
+        f"{PAGE} ids of its baseline, in order, with a next-page link"
+    )
+    target.checks.append(
+        f"the workspace (agent and manager) showed all {len(FOLLOW_UPS) + 1} timeline entries of ticket "
+        f"#{target.fill.workspace_id}"
+    )
+    denied = target.clients["agent"].get("/admin/queues/all").status_code
+    assert denied == 403, denied
+    target.checks.append("the agent gets 403 on the All queue")
+
+
+def access_path(target: Target, spec: Spec) -> str:
+    """How the bare statements reach their rows (from their plans): the indexes used, or a full scan."""
+    target.recorder.begin()
+    with target.engine.connect() as conn:
+        spec.run(conn)
+    statements, _ = target.recorder.end()
+    paths: list[str] = []
+    for statement in statements:
+        for line in explain_lines(target.dialect, target.engine, statement, target.recorder.params[statement], False):
+            if target.dialect == "postgresql":
+                found = re.search(
+                    r"(Seq Scan on \w+|(?:Index|Index Only|Bitmap Index) Scan(?: Backward)? (?:using|on) \w+)", line
+                )
+            else:
+                found = re.search(
+                    r"((?:SCAN|SEARCH) \w+(?: AS \w+)?(?: USING [A-Z ]*?INDEX \w+| USING INTEGER PRIMARY KEY)?)", line
+                )
+            if found and found.group(1) not in paths:
+                paths.append(found.group(1))
+    return "; ".join(paths)
+
+
+def prepare_target(
+    backend: str, url: str, dialect: str, tickets: int, args: argparse.Namespace, password_hash: str
+) -> Target:
+    create_schema(url)
+    print(f"[{backend}] filling {tickets:,} tickets ...", flush=True)
+    filled = fill(url, dialect, tickets, password_hash, args.assignee_history)
+    print(
+        f"[{backend}] {filled.tickets:,} tickets ({filled.counts['active tickets']:,} active), "
+        f"{filled.counts['interaction']:,} interactions, {filled.counts['ticket_assignee']:,} assignee rows: fill "
+        f"{filled.fill_seconds:.1f} s, indexes {filled.index_seconds:.1f} s, "
+        f"{'VACUUM ' if dialect == 'postgresql' else ''}ANALYZE {filled.analyze_seconds:.1f} s",
+        flush=True,
+    )
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "REDIS_URL": REDIS_URL,
+            "SECRET_KEY": "bench",
+            "RATELIMIT_ENABLED": False,
+            "WTF_CSRF_ENABLED": True,
+        }
+    )
+    timer = ServerTimer(app.wsgi_app)
+    app.wsgi_app = timer  # type: ignore[method-assign]
+    app.test_client_class = IsolatedClient
+    recorder = SqlRecorder()
+    with app.app_context():
+        engine = db.engine
+        recorder.attach(engine)
+        with engine.connect() as conn:
+            version = str(
+                conn.exec_driver_sql("SHOW server_version").scalar_one()
+                if dialect == "postgresql"
+                else conn.exec_driver_sql("SELECT sqlite_version()").scalar_one()
+            )
+            position = int(0.9 * tickets)
+            deep_id = conn.execute(
+                sa.text(f"SELECT id FROM ticket ORDER BY updated_at DESC, id DESC LIMIT 1 OFFSET {position}")
+            ).scalar_one()
+        deep_ticket = db.session.get(Ticket, deep_id)
+        assert deep_ticket is not None
+        cursor = queues.cursor_of(deep_ticket, queues.Filters(), "all")
+        deep = (deep_ticket.updated_at, deep_ticket.id)
+        db.session.remove()
+    email = f"p2@c{CUSTOMERS // 2}.example"
+    specs = baseline_specs(filled.workspace_id, deep, email)
+    app.add_url_rule("/bench/baseline/<key>", "bench_baseline", baseline_view(specs))
+    clients = {"agent": app.test_client(), "manager": app.test_client()}
+    login(clients["agent"], f"agent{AGENT_ID}@bluehill.test")
+    login(clients["manager"], "manager@bluehill.test")
+    target = Target(
+        backend,
+        dialect,
+        version,
+        filled,
+        app,
+        engine,
+        timer,
+        recorder,
+        clients,
+        specs,
+        routes_for(filled.workspace_id, cursor, email),
+        [],
+    )
+    check_routes(target)
+    target.access = {key: access_path(target, spec) for key, spec in specs.items()}
+    return target
+
+
+# --------------------------------------------------------------------------------------------------------
+# The rounds: every job once per round for every backend, in a fresh random order.
+# --------------------------------------------------------------------------------------------------------
+
+
+def make_jobs(targets: list[Target], args: argparse.Namespace) -> list[Job]:
+    """One job per (backend, role, route, kind); each is probed once (untimed) to find the slow ones."""
+    jobs = []
+    for target in targets:
+        for route in target.routes:
+            for kind in (ROUTE, REQUEST, SQL):
+                if kind != ROUTE and route.role == "manager" and route.key == "workspace":
+                    continue  # one baseline for the workspace (the agent's)
+                job = Job(target, route, kind, args.warmup, args.requests)
+                job.probe_seconds, _, _ = job.run()
+                if job.probe_seconds > args.slow:
+                    job.warmup, job.requests = 1, args.slow_requests
+                target.jobs[(route.role, route.key, kind)] = job
+                jobs.append(job)
+    return jobs
+
+
+def measure(jobs: list[Job]) -> float:
+    order = random.Random(SEED)
+    started = time.perf_counter()
+    rounds = max(job.warmup + job.requests for job in jobs)
+    for round_ in range(rounds):
+        active = [job for job in jobs if round_ < job.warmup + job.requests]
+        order.shuffle(active)
+        for job in active:
+            seconds, statements, calls = job.run()
+            if round_ >= job.warmup:
+                job.series.add(seconds, statements, calls)
+        if (round_ + 1) % 20 == 0:
+            print(f"    round {round_ + 1}/{rounds}: {time.perf_counter() - started:.0f} s", flush=True)
+    return time.perf_counter() - started
+
+
+def report_range() -> tuple[datetime, datetime]:
+    """What the page's ?start=&end= become (admin/reports._range): [start 00:00, the day after end 00:00)."""
+    start = datetime.combine(REPORT_START, datetime.min.time(), UTC)
+    return start, datetime.combine(REPORT_END + timedelta(days=1), datetime.min.time(), UTC)
+
+
+REPORT_PAGE = "GET /admin/reports/ (all 8 reports, dim=tier)"
+REPORT_BASE = "baseline: SELECT count(*) of the year's tickets"
+REPORTS: dict[str, Callable[[sa.orm.Session, datetime, datetime], Any]] = {
+    "sla_by(dimension='tier')": lambda s, a, b: reports.sla_by(s, dimension="tier", start=a, end=b),
+    "sla_by(dimension='team')": lambda s, a, b: reports.sla_by(s, dimension="team", start=a, end=b),
+    "sla_by(dimension='priority')": lambda s, a, b: reports.sla_by(s, dimension="priority", start=a, end=b),
+    "response_time_distribution(team)": lambda s, a, b: reports.response_time_distribution(
+        s, start=a, end=b, dimension="team"
+    ),
+    "response_time_histogram()": lambda s, a, b: reports.response_time_histogram(s, start=a, end=b),
+    "backlog_over_time(step='week')": lambda s, a, b: reports.backlog_over_time(s, start=a, end=b, step="week"),
+    "backlog_now_by_team_status()": lambda s, a, b: reports.backlog_now_by_team_status(s),
+    "tickets_by(dimension='category')": lambda s, a, b: reports.tickets_by(s, dimension="category", start=a, end=b),
+    "tickets_by(dimension='source')": lambda s, a, b: reports.tickets_by(s, dimension="source", start=a, end=b),
+    "time_by_customer()": lambda s, a, b: reports.time_by_customer(s, start=a, end=b),
+}
+
+
+def measure_reports(targets: list[Target], runs: int) -> float:
+    """1 warm-up, then `runs` timed runs of the page and of each report function, the backends interleaved."""
+    start, end = report_range()
+    path = "/admin/reports/?" + urlencode(
+        {"start": REPORT_START.isoformat(), "end": REPORT_END.isoformat(), "dim": "tier"}
+    )
+    base = _text(
+        "SELECT count(*) FROM ticket WHERE created_at >= :a AND created_at < :b", a=UTCDateTime(), b=UTCDateTime()
+    )
+    started = time.perf_counter()
+    for run in range(1 + runs):
+        for target in targets:
+            target.recorder.begin()
+            response = target.clients["manager"].get(path)
+            statements, calls = target.recorder.end()
+            assert response.status_code == 200, response.status_code
+            if run:
+                target.reports.setdefault(REPORT_PAGE, Series()).add(target.timer.last, statements, calls)
+            with target.app.app_context():
+                for name, function in [(REPORT_BASE, None), *REPORTS.items()]:
+                    target.recorder.begin()
+                    began = time.perf_counter()
+                    if function is None:
+                        db.session.execute(base, {"a": start, "b": end}).scalar_one()
+                    else:
+                        function(db.session, start, end)
+                    seconds = time.perf_counter() - began
+                    statements, calls = target.recorder.end()
+                    db.session.remove()
+                    if run:
+                        target.reports.setdefault(name, Series()).add(seconds, statements, calls)
+        print(f"    reports run {run + 1}/{1 + runs}: {time.perf_counter() - started:.0f} s", flush=True)
+    for target in targets:
+        target.checks.append(
+            f"the reports page answered 200 in all {1 + runs} runs (start={REPORT_START}, end={REPORT_END})"
+        )
+    return time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------------------------------------
+# Aims, plans and the assignee history probe.
+# --------------------------------------------------------------------------------------------------------
+
+
+def route_series(target: Target, route: Route, kind: str) -> Series:
+    if kind != ROUTE and route.key == "workspace":
+        return target.jobs[("agent", "workspace", kind)].series
+    return target.jobs[(route.role, route.key, kind)].series
+
+
+def full_scan(target: Target, key: str) -> bool:
+    """Does the baseline itself read the whole ticket table (no index serves its order)?"""
+    access = target.access.get(key, "")
+    return "Seq Scan on ticket" in access or re.search(r"(^|; )SCAN t\b", access) is not None
+
+
+def aim_text(target: Target, route: Route) -> str:
+    series, base = route_series(target, route, ROUTE), route_series(target, route, REQUEST)
+    if series.median > QUEUE_AIM * base.median:
+        return "MISSED"
+    return "met*" if full_scan(target, route.key) else "met"
+
+
+def route_misses(target: Target) -> list[tuple[Route, str]]:
+    found = []
+    for route in target.routes:
+        series, base = route_series(target, route, ROUTE), route_series(target, route, REQUEST)
+        if series.median > QUEUE_AIM * base.median:
+            found.append(
+                (route, f"median {series.median / base.median:.1f}x its baseline request (aim <= {QUEUE_AIM:g}x)")
+            )
+    return found
+
+
+def report_misses(target: Target) -> list[tuple[str, str]]:
+    return [
+        (name, f"median {series.median:.2f} s (aim < {REPORT_AIM:g} s)")
+        for name, series in target.reports.items()
+        if name not in (REPORT_BASE,) and series.median >= REPORT_AIM
+    ]
+
+
+_VISIBLE = re.compile(
+    r"\(ticket\.assigned_team_id IN \(SELECT team_member\.team_id FROM team_member WHERE .*?\) OR "
+    r"ticket\.assigned_team_id IS NULL OR ticket\.id IN \(SELECT ticket_assignee\.ticket_id FROM ticket_assignee "
+    r"WHERE ticket_assignee\.user_id = [^)]*\)\)"
+)
+_PARAM = re.compile(r"%\((\w+)\)s(::(?:TIMESTAMP WITH TIME ZONE|[A-Z]+))?")
+
+
+def label(statement: str, width: int = 150) -> str:
+    """A short readable name of a SQL statement: the select list abbreviated, the agent's visibility clause named,
+    the FROM/WHERE kept (its start and its end when too long)."""
+    text = _VISIBLE.sub("<visible to the agent>", _PARAM.sub("?", " ".join(statement.split())))
+    match = re.match(r"(WITH .*?\) )?SELECT (.*?) FROM (.*)$", text, re.S)
+    if match:
+        cte, columns, rest = match.groups()
+        if len(columns) > 40:
+            columns = columns.split(",")[0] + ", ..."
+        text = f"{'WITH ... ' if cte else ''}SELECT {columns} FROM {rest}"
+    if len(text) > width:
+        text = text[: width // 2 - 2] + " .. " + text[-(width - width // 2 - 2) :]
+    return text
+
+
+def explain_lines(dialect: str, engine: sa.Engine, statement: str, parameters: Any, analyze: bool = True) -> list[str]:
+    """The plan: EXPLAIN (ANALYZE, BUFFERS) (or plain EXPLAIN) on PostgreSQL, EXPLAIN QUERY PLAN on SQLite."""
+    if dialect == "postgresql":
+        prefix = "EXPLAIN (ANALYZE, BUFFERS)" if analyze else "EXPLAIN"
+    else:
+        prefix = "EXPLAIN QUERY PLAN"
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(f"{prefix} {statement}", parameters).all()
+        conn.rollback()
+    if dialect == "postgresql":
+        return [str(row[0]) for row in rows]
+    depth: dict[int, int] = {}
+    lines = []
+    for row in rows:  # (id, parent, notused, detail)
+        depth[row[0]] = depth.get(row[1], -1) + 1
+        lines.append("  " * depth[row[0]] + str(row[-1]))
+    return lines
+
+
+def plans(target: Target, everything: bool) -> list[str]:
+    """The slowest statement behind each missed aim (every route and report with --explain), with its plan."""
+    wanted: list[tuple[str, Series, str]] = [
+        (f"{route.role} {route.name}", route_series(target, route, ROUTE), why) for route, why in route_misses(target)
+    ]
+    wanted += [(name, target.reports[name], why) for name, why in report_misses(target)]
+    if everything:
+        listed = {name for name, _, _ in wanted}
+        wanted += [
+            (f"{route.role} {route.name}", route_series(target, route, ROUTE), "--explain")
+            for route in target.routes
+            if f"{route.role} {route.name}" not in listed
+        ]
+        wanted += [
+            (name, series, "--explain") for name, series in target.reports.items() if name not in listed | {REPORT_PAGE}
+        ]
+    lines: list[str] = []
+    done: set[str] = set()
+    for name, series, why in wanted:
+        if not series.statements:
+            continue
+        statement = max(series.statements, key=series.statement_median)
+        sql_share = statistics.median(series.sql) / series.median
+        lines.append(
+            f"-- {name}: {why}; {statistics.median(series.queries):g} statements, {sql_share:.0%} of the time in SQL"
+        )
+        lines.append(
+            f"   slowest statement ({series.statement_median(statement) * 1000:.2f} ms median per request): "
+            f"{label(statement)}"
+        )
+        top = sorted(series.statements, key=series.statement_median, reverse=True)[:4]
+        lines.append("   top statements, median ms per request:")
+        for other in top:
+            lines.append(f"      {series.statement_median(other) * 1000:9.2f}  {label(other, 130)}")
+        if statement in done:
+            lines.append("   (plan printed above)")
+            continue
+        done.add(statement)
+        lines.append("   " + " ".join(statement.split()))
+        lines.append(f"   parameters: {target.recorder.params.get(statement)!r}")
+        for line in explain_lines(target.dialect, target.engine, statement, target.recorder.params.get(statement)):
+            lines.append(f"      {line}")
+    return lines
+
+
+def run_with_timeout(
+    conn: sa.Connection, dialect: str, recorder: SqlRecorder, statement: Any, timeout: float
+) -> tuple[float | None, tuple[str, Any]]:
+    """(seconds the statement took or None when it was cancelled after `timeout` seconds, (SQL, parameters))."""
+    raw = conn.connection.driver_connection
+    if dialect == "postgresql":
+        conn.exec_driver_sql(f"SET statement_timeout = {int(timeout * 1000)}")
+    else:
+        deadline = time.perf_counter() + timeout
+        raw.set_progress_handler(lambda: int(time.perf_counter() > deadline), 10_000)  # type: ignore[union-attr]
+    started, seconds = time.perf_counter(), None
+    try:
+        conn.execute(statement).all()
+        seconds = time.perf_counter() - started
+    except sa.exc.OperationalError:
+        pass  # cancelled
+    executed = recorder.last
+    assert executed is not None
+    conn.rollback()
+    if dialect == "postgresql":
+        conn.exec_driver_sql("SET statement_timeout = 0")
+        conn.commit()
+    else:
+        raw.set_progress_handler(None, 0)  # type: ignore[union-attr]
+    return seconds, executed
+
+
+def history_probe(target: Target, timeout: float) -> list[str]:
+    """The desk as it really grows: resolved and closed tickets keep their assignees (the app never removes
+    them). Adds those rows, then times each queue-menu count (the statements every queue page runs) and the
+    Unassigned page query, each under a timeout, and the Unassigned count rewritten with NOT EXISTS."""
+    from ticketing.services.staff_access import visible_clause
+
+    lines: list[str] = []
+    with target.app.app_context():
+        session = db.session
+        agent, manager = session.get(User, AGENT_ID), session.get(User, MANAGER_ID)
+        assert agent is not None and manager is not None
+        with target.engine.begin() as conn:
+            seconds, result = timed(lambda: conn.execute(sa.text(ASSIGNEE_HISTORY)))
+            added = result.rowcount
+            conn.exec_driver_sql("ANALYZE ticket_assignee")
+        total = session.execute(sa.select(sa.func.count()).select_from(ticket_assignees)).scalar_one()
+        lines.append(
+            f"+{added:,} ticket_assignee rows for the resolved/closed tickets in {seconds:.1f} s ({total:,} in all, "
+            f"as a desk that has worked through {target.fill.tickets:,} tickets has); each statement under a "
+            f"{timeout:g} s timeout:"
+        )
+        statements: list[tuple[str, Any]] = []
+        for who, user in (("agent", agent), ("manager", manager)):
+            keys = [q.key for q in queues.QUEUES if not q.managers_only or who == "manager"]
+            keys += [f"team-{t.id}" for t in queues.teams_for(session, user)]
+            for key in keys:
+                count = (
+                    sa.select(sa.func.count())
+                    .select_from(Ticket)
+                    .where(visible_clause(user), queues.queue_clause(user, key))
+                )
+                statements.append((f"{who:<8} queue-menu count {key}", count))
+            for key in ("mine", "unassigned"):
+                if key == "mine" and who == "manager":
+                    continue
+                page = (
+                    sa.select(Ticket.id)
+                    .where(visible_clause(user), queues.queue_clause(user, key))
+                    .order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+                    .limit(PAGE + 1)
+                )
+                statements.append((f"{who:<8} page query {key} (ids only)", page))
+        rewritten = (
+            sa.select(sa.func.count())
+            .select_from(Ticket)
+            .where(Ticket.status.in_(["open", "in_progress", "pending", "waiting_on_customer"]))
+            .where(~sa.exists().where(ticket_assignees.c.ticket_id == Ticket.id))
+        )
+        statements.append(("manager  unassigned count rewritten: NOT EXISTS", rewritten))
+        session.remove()
+        explain: list[tuple[str, tuple[str, Any], bool]] = []
+        with target.engine.connect() as conn:
+            for name, statement in statements:
+                seconds, executed = run_with_timeout(conn, target.dialect, target.recorder, statement, timeout)
+                if seconds is None and not explain:
+                    explain.append(("the first cancelled statement (EXPLAIN only)", executed, False))
+                if statement is rewritten:
+                    explain.append(("the NOT EXISTS rewrite", executed, True))
+                took = f"> {timeout:g} s (cancelled)" if seconds is None else f"{seconds * 1000:.1f} ms"
+                lines.append(f"    {name:<50}{took:>22}")
+        for title, (statement, parameters), analyze in explain:
+            lines.append(f"  plan of {title}: {' '.join(statement.split())}")
+            lines.append(f"  parameters: {parameters!r}")
+            for line in explain_lines(target.dialect, target.engine, statement, parameters, analyze):
+                lines.append(f"      {line}")
+    return lines
+
+
+# --------------------------------------------------------------------------------------------------------
+# Databases.
+# --------------------------------------------------------------------------------------------------------
+
+
+def pg_admin(base: sa.URL) -> sa.Engine:
+    return sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+
+def create_pg_database(base: sa.URL, name: str) -> str:
+    admin = pg_admin(base)
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_pg_database(base: sa.URL, name: str) -> None:
+    admin = pg_admin(base)
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
+def create_schema(url: str) -> None:
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": REDIS_URL, "SECRET_KEY": "bench"})
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()
+
+
+# --------------------------------------------------------------------------------------------------------
+# Output.
+# --------------------------------------------------------------------------------------------------------
+
+
+def machine(pg_url: str | None) -> list[str]:
+    model, memory = "unknown", "unknown"
+    cpuinfo, meminfo = Path("/proc/cpuinfo"), Path("/proc/meminfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    if meminfo.exists():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    lines = [
+        f"cores: {os.cpu_count()}   CPU: {model}   memory: {memory}   load average at start: "
+        + " ".join(f"{load:.2f}" for load in os.getloadavg()),
+        f"Python {platform.python_version()} ({sys.implementation.name})   Flask {metadata.version('flask')}   "
+        f"Flask-Admin {metadata.version('flask-admin')}   SQLAlchemy {sa.__version__}   "
+        f"SQLite {sqlite3.sqlite_version} (Python's sqlite3)",
+    ]
+    if pg_url is not None:
+        admin = pg_admin(sa.make_url(pg_url))
+        try:
+            with admin.connect() as conn:
+                lines.append(f"PostgreSQL server: {conn.exec_driver_sql('SELECT version()').scalar_one()}")
+                settings = ["shared_buffers", "work_mem", "hash_mem_multiplier", "max_parallel_workers_per_gather"]
+                lines.append(
+                    "PostgreSQL settings: "
+                    + ", ".join(f"{name} {conn.exec_driver_sql(f'SHOW {name}').scalar_one()}" for name in settings)
+                )
+        finally:
+            admin.dispose()
+    conn = Redis.from_url(REDIS_URL)
+    try:
+        lines.append(f"Redis server {conn.info('server').get('redis_version')} ({REDIS_URL}, flushed before and after)")
+    finally:
+        conn.close()
+    return lines
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f}"
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.1f}x" if b > 0 else "n/a"
+
+
+def size_label(target: Target) -> str:
+    return f"{target.backend} {target.fill.tickets:,}"
+
+
+def report_target(target: Target) -> None:
+    f, c = target.fill, target.fill.counts
+    print(f"\n=== {target.backend} {target.version}: {f.tickets:,} tickets ===")
+    print(
+        f"fill: {f.tickets:,} tickets ({c['active tickets']:,} active), {c['customer']:,} customers, "
+        f"{c['contact']:,} contacts, {c['interaction']:,} interactions, {c['ticket_assignee']:,} ticket_assignee rows, "
+        f"{c['ticket_tag']:,} tags, {c['time_entry']:,} time entries, {c['sla_pause']:,} open SLA pauses; "
+        f"fill {f.fill_seconds:.1f} s + indexes {f.index_seconds:.1f} s + "
+        f"{'VACUUM ' if target.dialect == 'postgresql' else ''}ANALYZE {f.analyze_seconds:.1f} s"
+    )
+    print(
+        "base req: the bare SQL for the same rows served through the same stack (signed in, same engine); bare SQL:"
+        " the same statements straight on the engine; x base = route median / base req median (aim <= "
+        f"{QUEUE_AIM:g}x), x SQL = route median / bare SQL median; queries and SQL ms: statements per request and "
+        "time inside the driver (medians), other: median minus SQL ms (Flask, ORM, templates); n: timed requests"
+    )
+    header = (
+        f"{'role':<9}{'route':<40}{'median ms':>10}{'p99 ms':>9}{'base req':>10}{'bare SQL':>10}{'x base':>8}"
+        f"{'x SQL':>8}{'queries':>8}{'SQL ms':>9}{'other':>8}{'n':>5}  aim"
+    )
+    print(header)
+    print("-" * len(header))
+    for route in target.routes:
+        series = route_series(target, route, ROUTE)
+        base, bare = route_series(target, route, REQUEST), route_series(target, route, SQL)
+        print(
+            f"{route.role:<9}{route.name:<40}{_ms(series.median):>10}{_ms(series.p99):>9}{_ms(base.median):>10}"
+            f"{_ms(bare.median):>10}{_ratio(series.median, base.median):>8}{_ratio(series.median, bare.median):>8}"
+            f"{statistics.median(series.queries):>8g}{_ms(statistics.median(series.sql)):>9}"
+            f"{_ms(series.median - statistics.median(series.sql)):>8}{len(series.server):>5}"
+            f"  {aim_text(target, route)}"
+        )
+    scans = [route.name for route in target.routes if aim_text(target, route) == "met*"]
+    if scans:
+        print(f"met*: the baseline is itself a full scan of ticket (no index serves its order): {', '.join(scans)}")
+    print("baselines (the bare SQL) and how they reach the rows:")
+    for key, spec in target.specs.items():
+        sql = " / ".join(" ".join(statement.text.split()) for statement in spec.statements)
+        print(f"    {key:<11}{target.access.get(key, ''):<60}  {sql}")
+    slow = [job for job in target.jobs.values() if job.requests < max(j.requests for j in target.jobs.values())]
+    for job in slow:
+        print(
+            f"note: {job.route.role} {job.route.name} ({job.kind}) took {job.probe_seconds:.2f} s on its probe "
+            f"request: {job.warmup} warm-up + {job.requests} timed requests only"
+        )
+    print(f"\nreports over [{REPORT_START}, {REPORT_END}] (the page's range), 1 warm-up + timed runs:")
+    header = f"{'report':<48}{'median s':>10}{'max s':>8}{'queries':>8}{'SQL s':>8}  runs (s){'':<14}aim"
+    print(header)
+    print("-" * len(header))
+    for name, series in target.reports.items():
+        aim = "" if name == REPORT_BASE else ("met" if series.median < REPORT_AIM else "MISSED")
+        runs = " ".join(f"{s:.3f}" for s in series.server)
+        print(
+            f"{name:<48}{series.median:>10.3f}{max(series.server):>8.3f}{statistics.median(series.queries):>8g}"
+            f"{statistics.median(series.sql):>8.3f}  {runs:<22}{aim}"
+        )
+    functions = (
+        sum(target.reports[name].median for name in REPORTS if name.split("(")[0] != "sla_by")
+        + target.reports["sla_by(dimension='tier')"].median
+    )
+    print(f"the page's eight report calls add up to {functions:.3f} s (medians)")
+    for check in target.checks:
+        print(f"check: {check}")
+    if target.plans:
+        print(f"\nslow statements and their plans ({target.backend}, {target.fill.tickets:,} tickets):")
+        for line in target.plans:
+            print(f"    {line}")
+    if target.history:
+        print(f"\nassignee history probe ({target.backend}, {target.fill.tickets:,} tickets):")
+        for line in target.history:
+            print(f"  {line}")
+
+
+def summary(targets: list[Target]) -> None:
+    print("\n=== summary: server time per request, median (p99) in ms; x base = median / baseline request median ===")
+    header = f"{'role':<9}{'route':<40}" + "".join(f"{size_label(t) + ' tickets':>26}{'x base':>8}" for t in targets)
+    print(header + "  aim")
+    print("-" * (len(header) + 5))
+    for index, route in enumerate(targets[0].routes):
+        cells, aims = "", []
+        for target in targets:
+            mine = target.routes[index]
+            series, base = route_series(target, mine, ROUTE), route_series(target, mine, REQUEST)
+            cells += f"{_ms(series.median) + ' (' + _ms(series.p99) + ')':>26}{_ratio(series.median, base.median):>8}"
+            aims.append(aim_text(target, mine))
+        print(f"{route.role:<9}{route.name:<40}{cells}  <= {QUEUE_AIM:g}x: {'/'.join(aims)}")
+    header = f"{'report (median s)':<49}" + "".join(f"{size_label(t) + ' tickets':>26}{'':>8}" for t in targets)
+    print("\n" + header + "  aim")
+    print("-" * (len(header) + 5))
+    for name in targets[0].reports:
+        cells = "".join(f"{t.reports[name].median:>26.3f}{'':>8}" for t in targets)
+        aims = (
+            ""
+            if name == REPORT_BASE
+            else "/".join("met" if t.reports[name].median < REPORT_AIM else "MISSED" for t in targets)
+        )
+        print(f"{name:<49}{cells}  {('< ' + format(REPORT_AIM, 'g') + ' s: ' + aims) if aims else ''}")
+    if any(aim_text(t, route) == "met*" for t in targets for route in t.routes):
+        print(
+            "met*: met only against a baseline that is itself a full scan of ticket (see the baselines' access paths)"
+        )
+    missed = [(t, f"{route.role} {route.name}", why) for t in targets for route, why in route_misses(t)]
+    missed += [(t, name, why) for t in targets for name, why in report_misses(t)]
+    print()
+    if missed:
+        print("aims missed:")
+        for target, name, why in missed:
+            print(f"    {size_label(target)}: {name}: {why}")
+    else:
+        print(f"all aims met: every route within {QUEUE_AIM:g}x of its baseline, every report under {REPORT_AIM:g} s")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Main.
+# --------------------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
+    parser.add_argument("--pg-tickets", type=int, default=1_000_000, help="tickets on PostgreSQL (default 1,000,000)")
+    parser.add_argument("--sqlite-tickets", type=int, default=100_000, help="tickets on SQLite (default 100,000)")
+    parser.add_argument("--backends", default="postgresql,sqlite", help="comma-separated: postgresql,sqlite")
+    parser.add_argument(
+        "--pg-url",
+        default="postgresql+psycopg://postgres@127.0.0.1:5432",
+        help=f"PostgreSQL server URL without database (the throw-away database {PG_DATABASE} is created)",
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        help=f"timed requests per route and kind (default 100; {SMOKE_REQUESTS} for a smoke run, every backend "
+        f"under {SMOKE_TICKETS:,} tickets)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        help=f"untimed requests per route and kind first (default 20; {SMOKE_WARMUP} for a smoke run)",
+    )
+    parser.add_argument("--report-runs", type=int, default=3, help="timed runs of each report (default 3)")
+    parser.add_argument(
+        "--slow", type=float, default=1.0, help="a job whose probe request takes longer (s) is timed less (default 1)"
+    )
+    parser.add_argument("--slow-requests", type=int, default=5, help="timed requests of such a job (default 5)")
+    parser.add_argument(
+        "--assignee-history",
+        action="store_true",
+        help="fill ticket_assignee rows for resolved/closed tickets too (queue pages may then take minutes)",
+    )
+    parser.add_argument(
+        "--probe-timeout", type=float, default=10.0, help="per statement in the assignee history probe (default 10 s)"
+    )
+    parser.add_argument("--explain", action="store_true", help="print the plan of every route's slowest statement")
+    args = parser.parse_args(argv)
+    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = set(args.backends) - {"sqlite", "postgresql"}
+    if unknown or not args.backends:
+        parser.error(f"unknown backend(s): {', '.join(sorted(unknown)) or '(none given)'}")
+    sizes = [args.pg_tickets if b == "postgresql" else args.sqlite_tickets for b in args.backends]
+    smoke = max(sizes) < SMOKE_TICKETS
+    args.requests = args.requests if args.requests is not None else (SMOKE_REQUESTS if smoke else 100)
+    args.warmup = args.warmup if args.warmup is not None else (SMOKE_WARMUP if smoke else 20)
+    minimum = 2 * (CUSTOMERS + 1)
+    if min(args.pg_tickets, args.sqlite_tickets) < minimum:
+        parser.error(f"need at least {minimum:,} tickets per backend (every queue page must be full)")
+    if args.requests < 1 or args.warmup < 0 or args.report_runs < 1 or args.slow_requests < 1:
+        parser.error("--requests, --report-runs and --slow-requests must be positive, --warmup not negative")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    redis = Redis.from_url(REDIS_URL)
+    redis.flushdb()
+    base = sa.make_url(args.pg_url)
+    targets: list[Target] = []
+    try:
+        print("Agent screens benchmark: queue pages, the ticket workspace and the manager reports")
+        for line in machine(args.pg_url if "postgresql" in args.backends else None):
+            print(line)
+        sizes = {"postgresql": args.pg_tickets, "sqlite": args.sqlite_tickets}
+        print(
+            "tickets: "
+            + ", ".join(f"{sizes[b]:,} on {b}" for b in args.backends)
+            + f"; {CUSTOMERS:,} customers, {len(TEAMS)} teams of {AGENTS_PER_TEAM} agents + 1 manager; "
+            f"{args.requests} timed requests per route and kind after {args.warmup} warm-up (slow jobs: 1 + "
+            f"{args.slow_requests}); {args.report_runs} timed report runs; now = {NOW.isoformat()}",
+            flush=True,
+        )
+        password_hash = generate_password_hash(PASSWORD)  # once: hashing is deliberately slow
+        with tempfile.TemporaryDirectory(prefix="bench_agent_") as tmp:
+            try:
+                for backend in args.backends:
+                    if backend == "postgresql":
+                        url = create_pg_database(base, PG_DATABASE)
+                    else:
+                        url = f"sqlite:///{Path(tmp) / 'agent.db'}"
+                    targets.append(prepare_target(backend, url, backend, sizes[backend], args, password_hash))
+                jobs = make_jobs(targets, args)
+                print(f"measuring {len(jobs)} jobs, the backends interleaved ...", flush=True)
+                seconds = measure(jobs)
+                print(f"measured in {seconds:.1f} s; the reports ...", flush=True)
+                seconds = measure_reports(targets, args.report_runs)
+                print(f"reports measured in {seconds:.1f} s", flush=True)
+                for target in targets:
+                    target.plans = plans(target, args.explain)
+                    if not args.assignee_history:
+                        print(f"[{target.backend}] assignee history probe ...", flush=True)
+                        target.history = history_probe(target, args.probe_timeout)
+            finally:
+                for target in targets:
+                    target.engine.dispose()
+                if "postgresql" in args.backends:
+                    drop_pg_database(base, PG_DATABASE)
+        for target in targets:
+            report_target(target)
+        summary(targets)
+    finally:
+        redis.flushdb()
+        redis.close()
+    print(
+        f"\ntotal wall time: {time.perf_counter() - started:.1f} s   load average at the end: "
+        + " ".join(f"{load:.2f}" for load in os.getloadavg())
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -118,3 +118,24 @@ def test_internal_interactions_never_reach_a_customer_facing_subscription(db, ma
     assert receiver.receipts[3].json["interaction"]["author"] == {"kind": "user", "name": "Priya"}
     # Customer-facing `updated_at` is the customer-visible one: internal work does not move it.
     assert receiver.receipts[0].json["ticket"]["updated_at"] == "2026-03-02T10:00:00Z"
+
+
+def test_a_subscription_turned_customer_facing_drops_queued_internal_events(db, make, now, subscribe, receiver,
+                                                                            redis_url) -> None:  # fmt: skip
+    from tests.webhooks.test_delivery import fan_out
+    from ticketing import webhook_jobs
+    from ticketing.models.webhooks import DeliveryStatus
+
+    sub = subscribe(event_types=["interaction.created"])
+    ticket = make.ticket(now=now)
+    add_interaction(db, ticket, type=InteractionType.INTERNAL_NOTE, actor=make.user(), body_text="SECRET", now=now)
+    db.commit()
+    fan_out(redis_url)  # fanned out while the subscription was internal
+    sub.customer_facing = True
+    db.commit()
+    public, internal = db.scalars(sa.select(WebhookDelivery).order_by(WebhookDelivery.event_seq)).all()
+    assert webhook_jobs.deliver_webhook(public.id, now=now).startswith("delivered")
+    drain(redis_url, now=now)
+    db.refresh(internal)
+    assert internal.status == DeliveryStatus.CANCELLED
+    assert len(receiver.receipts) == 1 and b"SECRET" not in receiver.receipts[0].body

@@ -180,3 +180,62 @@ def test_a_refused_target_fails_the_delivery_at_once(db, make, now, subscribe, r
     [attempt] = db.scalars(sa.select(WebhookAttempt)).all()
     assert attempt.success is False and "refused" in attempt.error and "metadata" in attempt.error
     assert delivery.next_attempt_at is None and receiver.receipts == []
+
+
+@pytest.fixture
+def tls_receiver(tmp_path):
+    """An HTTPS server on loopback with a self-signed certificate for hooks.example; records SNI and Host."""
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                    "/CN=hooks.example", "-addext", "subjectAltName=DNS:hooks.example", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True)  # fmt: skip
+    seen: list[tuple[str | None, str]] = []
+    names: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append((names[-1] if names else None, self.headers["Host"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server.server_address[1], cert, seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_checks_the_name_certificate_on_the_checked_address(tls_receiver, monkeypatch) -> None:
+    import ssl
+
+    port, cert, seen = tls_receiver
+    dns = fake_dns({"hooks.example": ["127.0.0.1"], "other.example": ["127.0.0.1"]})
+    allow = [f"127.0.0.1:{port}"]
+    # The system trust store does not know our self-signed certificate: verification is on.
+    with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED"):
+        post(f"https://hooks.example:{port}/in", b"{}", HEADERS, allowed=allow, resolver=dns)
+    trusting = ssl.create_default_context(cafile=str(cert))
+    monkeypatch.setattr(webhook_http, "_TLS", trusting)
+    assert post(f"https://hooks.example:{port}/in", b"{}", HEADERS, allowed=allow, resolver=dns).ok
+    assert seen[-1] == ("hooks.example", f"hooks.example:{port}")  # SNI and Host carry the name, not the IP
+    # Same address, another name: the certificate does not match it.
+    with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED|hostname"):
+        post(f"https://other.example:{port}/in", b"{}", HEADERS, allowed=allow, resolver=dns)

@@ -1,7 +1,7 @@
 """Persistence: one module per aggregate. Importing this package registers every table."""
 
-from ticketing.models.api_tokens import ApiToken
 from ticketing.models.agent import CannedResponse, Notification, SmsProvider
+from ticketing.models.api_tokens import ApiToken
 from ticketing.models.base import Base, UTCDateTime, utcnow
 from ticketing.models.customer import Contact, Customer, CustomerDomain, Milestone, OnboardingPlan
 from ticketing.models.interaction import Attachment, Interaction
@@ -28,10 +28,22 @@ from ticketing.models.ticket import (
     ticket_assignees,
     ticket_contacts,
 )
+from ticketing.models.webhooks import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
 
 __all__ = [
     "ApiToken",
     "Attachment",
+    "DeliveryStatus",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookSubscription",
     "AutoAssign",
     "RoutingRule",
     "TeamRoundRobin",

@@ -33,7 +33,6 @@ import logging
 import secrets
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -890,16 +889,3 @@ def recovery(session: Session, *, now: datetime, older_than: timedelta = timedel
     ordered: dict[int, None] = dict.fromkeys([*line_heads(session, tickets), *ticketless, *overdue])
     found.delivery_ids = list(ordered)
     return found
-
-
-def attempts_by_delivery(session: Session, delivery_ids: Iterable[int]) -> dict[int, list[WebhookAttempt]]:
-    grouped: dict[int, list[WebhookAttempt]] = defaultdict(list)
-    ids = list(delivery_ids)
-    for chunk in _chunks(ids):
-        for attempt in session.scalars(
-            sa.select(WebhookAttempt)
-            .where(WebhookAttempt.delivery_id.in_(chunk))
-            .order_by(WebhookAttempt.delivery_id, WebhookAttempt.number, WebhookAttempt.id)
-        ):
-            grouped[attempt.delivery_id].append(attempt)
-    return grouped
