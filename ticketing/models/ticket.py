@@ -51,6 +51,8 @@ class Ticket(Base):
         # Queues: a team's open work, newest activity first; lists keyed on (updated_at, id).
         sa.Index("ix_ticket_team_status_updated", "assigned_team_id", "status", "updated_at"),
         sa.Index("ix_ticket_status_updated", "status", "updated_at"),
+        # The managers' All queue and its keyset pages: ORDER BY updated_at DESC, id DESC without a sort.
+        sa.Index("ix_ticket_updated_id", "updated_at", "id"),
         sa.Index("ix_ticket_customer_updated", "customer_id", "updated_at"),
         sa.Index("ix_ticket_public_updated", "customer_id", "public_updated_at"),
         # SLA sweep: only unresolved, unbreached tickets are ever scanned (partial indexes on both backends).

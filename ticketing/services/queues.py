@@ -51,11 +51,13 @@ def _active() -> sa.ColumnElement[bool]:
 
 def queue_clause(user: User, key: str) -> sa.ColumnElement[bool]:
     mine = sa.select(ticket_assignees.c.ticket_id).where(ticket_assignees.c.user_id == user.id)
-    assigned_any = sa.select(ticket_assignees.c.ticket_id)
     if key == "mine":
         return sa.and_(_active(), Ticket.id.in_(mine))
     if key == "unassigned":
-        return sa.and_(_active(), Ticket.id.not_in(assigned_any))
+        # NOT EXISTS, not NOT IN: with a desk's history of assignee rows, PostgreSQL ran NOT IN as a subplan over
+        # the whole list for every active ticket (> 10 s at 1M tickets); NOT EXISTS is an anti-join.
+        has_assignee = sa.exists().where(ticket_assignees.c.ticket_id == Ticket.id)
+        return sa.and_(_active(), ~has_assignee)
     if key == "breaching":
         # Overdue ones first (their due date is earliest), then those due within the next hours.
         horizon = datetime.now(UTC) + BREACHING_HORIZON
