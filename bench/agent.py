@@ -77,38 +77,41 @@ package (which create_app imports): the block before the project imports below t
 from __future__ import annotations
 
 import argparse
-import contextvars
-import math
-import os
-import platform
 import random
 import re
-import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import benchkit
 import sqlalchemy as sa
+from benchkit import (
+    IsolatedClient,
+    ServerTimer,
+    SqlRecorder,
+    create_pg_database,
+    drop_pg_database,
+    ms,
+    percentile,
+    ratio,
+    timed,
+)
 from flask import Flask, abort
 from flask.testing import FlaskClient
 from redis import Redis
 from werkzeug.security import generate_password_hash
 
 # `python bench/agent.py` puts bench/ first on sys.path, where bench/portal.py shadows the project's `portal`
-# package: take bench/ off the path before anything imports `portal`.
-_BENCH_DIR = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _BENCH_DIR]
-if _BENCH_DIR.parent.as_posix() not in [Path(entry or ".").resolve().as_posix() for entry in sys.path]:
-    sys.path.insert(0, _BENCH_DIR.parent.as_posix())  # the project root, for `python bench/agent.py` from anywhere
+# package: take bench/ off the path before anything imports `portal` (and put the project root on it, for
+# `python bench/agent.py` from anywhere).
+benchkit.unshadow_project_packages(project_root=True)
 
 from admin.base import staff_role  # noqa: E402
 from ticketing.app import create_app  # noqa: E402
@@ -577,12 +580,6 @@ class Fill:
         return self.fill_seconds + self.index_seconds + self.analyze_seconds
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
-    value = fn()
-    return time.perf_counter() - start, value
-
-
 def now_param(dialect: str) -> Any:
     return NOW.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S") if dialect == "sqlite" else NOW
 
@@ -823,73 +820,6 @@ def baseline_specs(workspace_id: int, deep: tuple[datetime, int], email: str) ->
 # --------------------------------------------------------------------------------------------------------
 
 
-class ServerTimer:
-    """Wraps app.wsgi_app: from the WSGI call to the last body chunk, request teardown included."""
-
-    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]]) -> None:
-        self.wsgi_app = wsgi_app
-        self.last = 0.0
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        started = time.perf_counter()
-        body = self.wsgi_app(environ, start_response)
-        try:
-            chunks = list(body)
-        finally:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
-        self.last = time.perf_counter() - started
-        return chunks
-
-
-class SqlRecorder:
-    """Per request: seconds inside the driver per statement text, and the last parameters of each statement."""
-
-    def __init__(self) -> None:
-        self.current: dict[str, float] | None = None
-        self.calls = 0
-        self.params: dict[str, Any] = {}
-        self.last: tuple[str, Any] | None = None  # the statement started last (also when it never finished)
-
-    def attach(self, engine: sa.Engine) -> None:
-        sa.event.listen(engine, "before_cursor_execute", self._before)
-        sa.event.listen(engine, "after_cursor_execute", self._after)
-
-    def begin(self) -> None:
-        self.current = {}
-        self.calls = 0
-
-    def end(self) -> tuple[dict[str, float], int]:
-        current, self.current = self.current or {}, None
-        return current, self.calls
-
-    def _before(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        conn.info["bench_started"] = time.perf_counter()
-        self.last = (statement, parameters)
-
-    def _after(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        started = conn.info.pop("bench_started", None)
-        if self.current is None or started is None:
-            return
-        self.current[statement] = self.current.get(statement, 0.0) + time.perf_counter() - started
-        self.calls += 1
-        self.params[statement] = parameters
-
-
-class IsolatedClient(FlaskClient):
-    """Each request in a fresh context, as in production (as tests/conftest.py does)."""
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        return contextvars.Context().run(super().open, *args, **kwargs)
-
-
-def percentile(values: Sequence[float], share: float) -> float:
-    """Nearest rank."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
-
-
 @dataclass
 class Series:
     server: list[float] = field(default_factory=list)
@@ -1082,7 +1012,7 @@ def access_path(target: Target, spec: Spec) -> str:
 def prepare_target(
     backend: str, url: str, dialect: str, tickets: int, args: argparse.Namespace, password_hash: str
 ) -> Target:
-    create_schema(url)
+    benchkit.create_schema(url, {"REDIS_URL": REDIS_URL, "SECRET_KEY": "bench"})
     print(f"[{backend}] filling {tickets:,} tickets ...", flush=True)
     filled = fill(url, dialect, tickets, password_hash, args.assignee_history)
     print(
@@ -1479,88 +1409,22 @@ def history_probe(target: Target, timeout: float) -> list[str]:
 # --------------------------------------------------------------------------------------------------------
 
 
-def pg_admin(base: sa.URL) -> sa.Engine:
-    return sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-
-
-def create_pg_database(base: sa.URL, name: str) -> str:
-    admin = pg_admin(base)
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    finally:
-        admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
-
-
-def drop_pg_database(base: sa.URL, name: str) -> None:
-    admin = pg_admin(base)
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
-
-
-def create_schema(url: str) -> None:
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": REDIS_URL, "SECRET_KEY": "bench"})
-    with app.app_context():
-        db.create_all()
-        db.engine.dispose()
-
-
 # --------------------------------------------------------------------------------------------------------
 # Output.
 # --------------------------------------------------------------------------------------------------------
 
 
 def machine(pg_url: str | None) -> list[str]:
-    model, memory = "unknown", "unknown"
-    cpuinfo, meminfo = Path("/proc/cpuinfo"), Path("/proc/meminfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    if meminfo.exists():
-        for line in meminfo.read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    lines = [
-        f"cores: {os.cpu_count()}   CPU: {model}   memory: {memory}   load average at start: "
-        + " ".join(f"{load:.2f}" for load in os.getloadavg()),
-        f"Python {platform.python_version()} ({sys.implementation.name})   Flask {metadata.version('flask')}   "
-        f"Flask-Admin {metadata.version('flask-admin')}   SQLAlchemy {sa.__version__}   "
-        f"SQLite {sqlite3.sqlite_version} (Python's sqlite3)",
-    ]
+    lines = [benchkit.hardware_line(load_at_start=True), benchkit.software_line("Flask", "Flask-Admin")]
     if pg_url is not None:
-        admin = pg_admin(sa.make_url(pg_url))
-        try:
-            with admin.connect() as conn:
-                lines.append(f"PostgreSQL server: {conn.exec_driver_sql('SELECT version()').scalar_one()}")
-                settings = ["shared_buffers", "work_mem", "hash_mem_multiplier", "max_parallel_workers_per_gather"]
-                lines.append(
-                    "PostgreSQL settings: "
-                    + ", ".join(f"{name} {conn.exec_driver_sql(f'SHOW {name}').scalar_one()}" for name in settings)
-                )
-        finally:
-            admin.dispose()
+        settings = ["shared_buffers", "work_mem", "hash_mem_multiplier", "max_parallel_workers_per_gather"]
+        lines += benchkit.pg_server_lines(pg_url, settings)
     conn = Redis.from_url(REDIS_URL)
     try:
         lines.append(f"Redis server {conn.info('server').get('redis_version')} ({REDIS_URL}, flushed before and after)")
     finally:
         conn.close()
     return lines
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.2f}"
-
-
-def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.1f}x" if b > 0 else "n/a"
 
 
 def size_label(target: Target) -> str:
@@ -1593,10 +1457,10 @@ def report_target(target: Target) -> None:
         series = route_series(target, route, ROUTE)
         base, bare = route_series(target, route, REQUEST), route_series(target, route, SQL)
         print(
-            f"{route.role:<9}{route.name:<40}{_ms(series.median):>10}{_ms(series.p99):>9}{_ms(base.median):>10}"
-            f"{_ms(bare.median):>10}{_ratio(series.median, base.median):>8}{_ratio(series.median, bare.median):>8}"
-            f"{statistics.median(series.queries):>8g}{_ms(statistics.median(series.sql)):>9}"
-            f"{_ms(series.median - statistics.median(series.sql)):>8}{len(series.server):>5}"
+            f"{route.role:<9}{route.name:<40}{ms(series.median):>10}{ms(series.p99):>9}{ms(base.median):>10}"
+            f"{ms(bare.median):>10}{ratio(series.median, base.median):>8}{ratio(series.median, bare.median):>8}"
+            f"{statistics.median(series.queries):>8g}{ms(statistics.median(series.sql)):>9}"
+            f"{ms(series.median - statistics.median(series.sql)):>8}{len(series.server):>5}"
             f"  {aim_text(target, route)}"
         )
     scans = [route.name for route in target.routes if aim_text(target, route) == "met*"]
@@ -1650,7 +1514,7 @@ def summary(targets: list[Target]) -> None:
         for target in targets:
             mine = target.routes[index]
             series, base = route_series(target, mine, ROUTE), route_series(target, mine, REQUEST)
-            cells += f"{_ms(series.median) + ' (' + _ms(series.p99) + ')':>26}{_ratio(series.median, base.median):>8}"
+            cells += f"{ms(series.median) + ' (' + ms(series.p99) + ')':>26}{ratio(series.median, base.median):>8}"
             aims.append(aim_text(target, mine))
         print(f"{route.role:<9}{route.name:<40}{cells}  <= {QUEUE_AIM:g}x: {'/'.join(aims)}")
     header = f"{'report (median s)':<49}" + "".join(f"{size_label(t) + ' tickets':>26}{'':>8}" for t in targets)
@@ -1789,7 +1653,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         redis.close()
     print(
         f"\ntotal wall time: {time.perf_counter() - started:.1f} s   load average at the end: "
-        + " ".join(f"{load:.2f}" for load in os.getloadavg())
+        + benchkit.load_average()
     )
 
 

@@ -51,12 +51,10 @@ import hmac
 import html
 import io
 import os
-import platform
 import pstats
 import quopri
 import random
 import re
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -73,20 +71,26 @@ from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Any
 
+import benchkit
 import sqlalchemy as sa
+from benchkit import create_pg_database, drop_pg_database
 from flask import Flask
 from redis import Redis
 from rq import Queue
 from rq.job import Job
 from sqlalchemy.orm import Session
 
-from ticketing import jobs
-from ticketing.app import create_app
-from ticketing.domain import mail_tokens
-from ticketing.domain.lifecycle import Status
-from ticketing.domain.mail_parse import parse_email
-from ticketing.extensions import db
-from ticketing.models import (
+# `python bench/ingest.py` puts bench/ first on sys.path: a sibling module there (bench/portal.py) would then shadow
+# the project package of the same name that create_app() imports lazily (portal, admin).
+benchkit.unshadow_project_packages()
+
+from ticketing import jobs  # noqa: E402
+from ticketing.app import create_app  # noqa: E402
+from ticketing.domain import mail_tokens  # noqa: E402
+from ticketing.domain.lifecycle import Status  # noqa: E402
+from ticketing.domain.mail_parse import parse_email  # noqa: E402
+from ticketing.extensions import db  # noqa: E402
+from ticketing.models import (  # noqa: E402
     Contact,
     Customer,
     CustomerDomain,
@@ -96,10 +100,10 @@ from ticketing.models import (
     Ticket,
     utcnow,
 )
-from ticketing.services import mail_inbound
-from ticketing.services import tickets as ticket_service
-from ticketing.services.mail_outbound import one_line
-from ticketing.services.mail_render import render
+from ticketing.services import mail_inbound  # noqa: E402
+from ticketing.services import tickets as ticket_service  # noqa: E402
+from ticketing.services.mail_outbound import one_line  # noqa: E402
+from ticketing.services.mail_render import render  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -921,20 +925,6 @@ def parse_rate(raws: Sequence[bytes], parse: Callable[[bytes], Any], runs: int) 
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def pg_admin(base: sa.URL) -> sa.Engine:
-    return sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-
-
-def _pg_exec(base: sa.URL, *statements: str) -> None:
-    admin = pg_admin(base)
-    try:
-        with admin.connect() as conn:
-            for statement in statements:
-                conn.exec_driver_sql(statement)
-    finally:
-        admin.dispose()
-
-
 @contextmanager
 def fresh_database(backend: str, pg_url: str, tmp: Path, label: str) -> Iterator[str]:
     if backend == "sqlite":
@@ -947,11 +937,11 @@ def fresh_database(backend: str, pg_url: str, tmp: Path, label: str) -> Iterator
         return
     base = sa.make_url(pg_url)
     name = f"bench_ingest_{os.getpid()}_{label}"
-    _pg_exec(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+    url = create_pg_database(base, name)
     try:
-        yield base.set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        _pg_exec(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_pg_database(base, name)
 
 
 @dataclass(frozen=True)
@@ -1291,30 +1281,9 @@ def run_mode(
 
 
 def machine(pg_url: str | None) -> list[str]:
-    model, memory = "unknown", "unknown"
-    cpuinfo, meminfo = Path("/proc/cpuinfo"), Path("/proc/meminfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    if meminfo.exists():
-        for line in meminfo.read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    lines = [
-        f"cores: {os.cpu_count()}   CPU: {model}   memory: {memory}",
-        f"Python {platform.python_version()} ({sys.implementation.name})   SQLAlchemy {sa.__version__}   "
-        f"SQLite {sqlite3.sqlite_version} (Python's sqlite3)",
-    ]
+    lines = [benchkit.hardware_line(), benchkit.software_line()]
     if pg_url is not None:
-        admin = pg_admin(sa.make_url(pg_url))
-        try:
-            with admin.connect() as conn:
-                lines.append(f"PostgreSQL server: {conn.exec_driver_sql('SELECT version()').scalar_one()}")
-        finally:
-            admin.dispose()
+        lines += benchkit.pg_server_lines(pg_url)
     conn = redis()
     try:
         lines.append(f"Redis server {conn.info('server').get('redis_version')} ({REDIS_URL})")
@@ -1326,7 +1295,7 @@ def machine(pg_url: str | None) -> list[str]:
 
 def load_average() -> str:
     try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1/5/15 min; other work on the machine skews timings)"
+        return benchkit.load_average() + " (1/5/15 min; other work on the machine skews timings)"
     except OSError:
         return "unknown"
 
@@ -1450,15 +1419,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def unshadow_project_packages() -> None:
-    """`python bench/ingest.py` puts bench/ first on sys.path: a sibling module there (bench/portal.py) would then
-    shadow the project package of the same name that create_app() imports lazily (portal, admin)."""
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != here]
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-    unshadow_project_packages()
     args = parse_args(argv)
     started = time.perf_counter()
     print("Email ingest benchmark")

@@ -46,28 +46,34 @@ directory comes first on sys.path); the block before the project imports below h
 from __future__ import annotations
 
 import argparse
-import contextvars
 import html
 import importlib
-import math
-import os
-import platform
 import random
 import re
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import benchkit
 import sqlalchemy as sa
+from benchkit import (
+    IsolatedClient,
+    ServerTimer,
+    SqlRecorder,
+    create_pg_database,
+    drop_pg_database,
+    ms,
+    percentile,
+    ratio,
+    timed,
+)
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
@@ -76,8 +82,7 @@ from werkzeug.security import generate_password_hash
 # `python bench/<any script>.py` puts bench/ first on sys.path, where this file's name shadows the project's
 # `portal` package: take bench/ off the path before anything imports `portal`. A sibling bench script that
 # imported this file as `portal` (create_app does `from portal import bp`) gets the real package handed over.
-_BENCH_DIR, _SYS_PATH = Path(__file__).resolve().parent, list(sys.path)
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _BENCH_DIR]
+_SYS_PATH = benchkit.unshadow_project_packages()
 if __name__ == "portal":
     del sys.modules["portal"]
     sys.modules["portal"] = importlib.import_module("portal")
@@ -322,12 +327,6 @@ class Fill:
         return self.fill_seconds + self.index_seconds + self.analyze_seconds
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
-    value = fn()
-    return time.perf_counter() - start, value
-
-
 def fill(url: str, dialect: str, tickets: int, password_hash: str) -> Fill:
     """Bulk fill on a dedicated engine (its pragmas/settings never reach the measured pool)."""
     customers = max(1, tickets // TICKETS_PER_CUSTOMER)
@@ -392,71 +391,6 @@ def fill(url: str, dialect: str, tickets: int, password_hash: str) -> Fill:
 # --------------------------------------------------------------------------------------------------------
 # Measuring: server time per request (a WSGI wrapper) and the SQL inside it (cursor-execute events).
 # --------------------------------------------------------------------------------------------------------
-
-
-class ServerTimer:
-    """Wraps app.wsgi_app: from the WSGI call to the last body chunk, request teardown included."""
-
-    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]]) -> None:
-        self.wsgi_app = wsgi_app
-        self.last = 0.0
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        started = time.perf_counter()
-        body = self.wsgi_app(environ, start_response)
-        try:
-            chunks = list(body)
-        finally:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
-        self.last = time.perf_counter() - started
-        return chunks
-
-
-class SqlRecorder:
-    """Per request: seconds inside the driver per statement text, and the last parameters of each statement."""
-
-    def __init__(self) -> None:
-        self.current: dict[str, float] | None = None
-        self.calls = 0
-        self.params: dict[str, Any] = {}
-
-    def attach(self, engine: sa.Engine) -> None:
-        sa.event.listen(engine, "before_cursor_execute", self._before)
-        sa.event.listen(engine, "after_cursor_execute", self._after)
-
-    def begin(self) -> None:
-        self.current = {}
-        self.calls = 0
-
-    def end(self) -> tuple[dict[str, float], int]:
-        current, self.current = self.current or {}, None
-        return current, self.calls
-
-    def _before(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        conn.info["bench_started"] = time.perf_counter()
-
-    def _after(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        started = conn.info.pop("bench_started", None)
-        if self.current is None or started is None:
-            return
-        self.current[statement] = self.current.get(statement, 0.0) + time.perf_counter() - started
-        self.calls += 1
-        self.params[statement] = parameters
-
-
-class IsolatedClient(FlaskClient):
-    """Each request in a fresh context, as in production (as tests/conftest.py does)."""
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        return contextvars.Context().run(super().open, *args, **kwargs)
-
-
-def percentile(values: Sequence[float], share: float) -> float:
-    """Nearest rank."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 @dataclass
@@ -669,7 +603,7 @@ def explain_lines(dialect: str, statement: str, parameters: Any) -> list[str]:
 
 def prepare_size(backend: str, url: str, dialect: str, tickets: int, password_hash: str) -> Target:
     """Schema, fill, an app on it, and the two roles signed in with their URLs collected and checked."""
-    create_schema(url)
+    benchkit.create_schema(url, {"REDIS_URL": REDIS_URL, "SECRET_KEY": "bench"})
     print(f"[{backend}] filling {tickets:,} tickets ...", flush=True)
     filled = fill(url, dialect, tickets, password_hash)
     print(
@@ -801,21 +735,6 @@ def plans(dialect: str, large: SizeRun, small: SizeRun, recorder: SqlRecorder, e
 # --------------------------------------------------------------------------------------------------------
 
 
-def pg_admin(base: sa.URL) -> sa.Engine:
-    return sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-
-
-def create_pg_database(base: sa.URL, name: str) -> str:
-    admin = pg_admin(base)
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    finally:
-        admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
-
-
 def create_pg_schema(base: sa.URL, database: str, schema: str) -> str:
     """A schema of the database, and a URL whose connections have it as their search_path."""
     engine = sa.create_engine(base.set(database=database), isolation_level="AUTOCOMMIT")
@@ -826,22 +745,6 @@ def create_pg_schema(base: sa.URL, database: str, schema: str) -> str:
         engine.dispose()
     url = base.set(database=database, query={"options": f"-csearch_path={schema}"})
     return url.render_as_string(hide_password=False)
-
-
-def drop_pg_database(base: sa.URL, name: str) -> None:
-    admin = pg_admin(base)
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
-
-
-def create_schema(url: str) -> None:
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": REDIS_URL, "SECRET_KEY": "bench"})
-    with app.app_context():
-        db.create_all()
-        db.engine.dispose()
 
 
 @dataclass
@@ -872,45 +775,15 @@ def bench_backend(backend: str, args: argparse.Namespace, password_hash: str) ->
 
 
 def machine(pg_url: str | None) -> list[str]:
-    model, memory = "unknown", "unknown"
-    cpuinfo, meminfo = Path("/proc/cpuinfo"), Path("/proc/meminfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    if meminfo.exists():
-        for line in meminfo.read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    lines = [
-        f"cores: {os.cpu_count()}   CPU: {model}   memory: {memory}   load average at start: "
-        + " ".join(f"{load:.2f}" for load in os.getloadavg()),
-        f"Python {platform.python_version()} ({sys.implementation.name})   Flask {metadata.version('flask')}   "
-        f"SQLAlchemy {sa.__version__}   SQLite {sqlite3.sqlite_version} (Python's sqlite3)",
-    ]
+    lines = [benchkit.hardware_line(load_at_start=True), benchkit.software_line("Flask")]
     if pg_url is not None:
-        admin = pg_admin(sa.make_url(pg_url))
-        try:
-            with admin.connect() as conn:
-                lines.append(f"PostgreSQL server: {conn.exec_driver_sql('SELECT version()').scalar_one()}")
-        finally:
-            admin.dispose()
+        lines += benchkit.pg_server_lines(pg_url)
     conn = Redis.from_url(REDIS_URL)
     try:
         lines.append(f"Redis server {conn.info('server').get('redis_version')} ({REDIS_URL}, flushed before and after)")
     finally:
         conn.close()
     return lines
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.2f}"
-
-
-def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}x" if b > 0 else "n/a"
 
 
 def report_size(backend: str, run: SizeRun) -> None:
@@ -921,7 +794,7 @@ def report_size(backend: str, run: SizeRun) -> None:
         f"+ indexes {f.index_seconds:.1f} s + ANALYZE {f.analyze_seconds:.1f} s ---"
     )
     print(
-        f"x base: route median / {_ms(run.baseline)} ms, the baseline median of both roles pooled; queries and SQL ms:"
+        f"x base: route median / {ms(run.baseline)} ms, the baseline median of both roles pooled; queries and SQL ms:"
         " statements per request and time inside the driver (medians)"
     )
     header = (
@@ -934,11 +807,11 @@ def report_size(backend: str, run: SizeRun) -> None:
     for role, rr in run.roles.items():
         for key, series in rr.series.items():
             top = max(series.statements, key=series.statement_median) if series.statements else ""
-            top_text = f"{label(top)[:70]} ({_ms(series.statement_median(top))})" if top else ""
+            top_text = f"{label(top)[:70]} ({ms(series.statement_median(top))})" if top else ""
             print(
-                f"{role:<9}{ROUTE_NAMES[key]:<38}{_ms(series.median):>10}{_ms(series.p99):>9}"
-                f"{_ratio(series.median, base):>8}{statistics.median(series.queries):>8g}"
-                f"{_ms(statistics.median(series.sql)):>8}  {top_text}"
+                f"{role:<9}{ROUTE_NAMES[key]:<38}{ms(series.median):>10}{ms(series.p99):>9}"
+                f"{ratio(series.median, base):>8}{statistics.median(series.queries):>8g}"
+                f"{ms(statistics.median(series.sql)):>8}  {top_text}"
             )
     for role, rr in run.roles.items():
         print(
@@ -969,8 +842,8 @@ def summary(results: list[BackendResult]) -> None:
             f"{'large/small':>12}{'x base':>8}  aim"
         )
         print(
-            f"{result.backend}: baseline median (both roles) {_ms(small.baseline)} ms at {s_n} tickets, "
-            f"{_ms(large.baseline)} ms at {l_n}; x base is at {l_n}"
+            f"{result.backend}: baseline median (both roles) {ms(small.baseline)} ms at {s_n} tickets, "
+            f"{ms(large.baseline)} ms at {l_n}; x base is at {l_n}"
         )
         print(header)
         print("-" * len(header))
@@ -978,7 +851,7 @@ def summary(results: list[BackendResult]) -> None:
         for role, rr in large.roles.items():
             for key, series in rr.series.items():
                 before = small.roles[role].series.get(key)
-                small_text = f"{_ms(before.median)} ({_ms(before.p99)})" if before else "n/a"
+                small_text = f"{ms(before.median)} ({ms(before.p99)})" if before else "n/a"
                 growth = series.median / before.median if before else float("nan")
                 aims = []
                 if key in LIVE_ROUTES:
@@ -987,8 +860,8 @@ def summary(results: list[BackendResult]) -> None:
                     aims.append(f"flat: {'met' if growth <= FLAT_AIM else 'MISSED'}")
                 print(
                     f"{result.backend:<11}{role:<9}{ROUTE_NAMES[key]:<38}{small_text:>20}"
-                    f"{_ms(series.median) + ' (' + _ms(series.p99) + ')':>20}"
-                    f"{(f'{growth:.2f}x' if before else 'n/a'):>12}{_ratio(series.median, base):>8}  {', '.join(aims)}"
+                    f"{ms(series.median) + ' (' + ms(series.p99) + ')':>20}"
+                    f"{(f'{growth:.2f}x' if before else 'n/a'):>12}{ratio(series.median, base):>8}  {', '.join(aims)}"
                 )
         print()
     missed = [(r.backend, *miss) for r in results for miss in misses(r.large, r.small)]
@@ -1054,7 +927,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         redis.close()
     print(
         f"\ntotal wall time: {time.perf_counter() - started:.1f} s   load average at the end: "
-        + " ".join(f"{load:.2f}" for load in os.getloadavg())
+        + benchkit.load_average()
     )
 
 

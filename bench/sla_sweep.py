@@ -22,30 +22,31 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
-import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import benchkit
 import sqlalchemy as sa
+from benchkit import create_pg_database, drop_pg_database, ratio, timed
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from ticketing import events
-from ticketing.app import create_app
-from ticketing.domain.visibility import InteractionType
-from ticketing.extensions import db
-from ticketing.models import Interaction, Ticket
-from ticketing.services import sla_sweep
+benchkit.unshadow_project_packages()  # before the project imports: bench/portal.py shadows the `portal` package
+
+from ticketing import events  # noqa: E402
+from ticketing.app import create_app  # noqa: E402
+from ticketing.domain.visibility import InteractionType  # noqa: E402
+from ticketing.extensions import db  # noqa: E402
+from ticketing.models import Interaction, Ticket  # noqa: E402
+from ticketing.services import sla_sweep  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, 10:00 UTC; every fill offset is relative to it
 WARN = timedelta(minutes=60)
@@ -382,12 +383,6 @@ class BackendResult:
     checks: list[str]
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
-    value = fn()
-    return time.perf_counter() - start, value
-
-
 def chunks(ids: Iterable[int], size: int) -> Iterator[list[int]]:
     ordered = sorted(ids)
     for start in range(0, len(ordered), size):
@@ -616,31 +611,6 @@ def run_backend(backend: str, url: str, args: argparse.Namespace, shares: dict[i
 # --------------------------------------------------------------------------------------------------------
 
 
-def machine() -> list[str]:
-    model = "unknown"
-    memory = "unknown"
-    cpuinfo, meminfo = Path("/proc/cpuinfo"), Path("/proc/meminfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    if meminfo.exists():
-        for line in meminfo.read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    return [
-        f"cores: {os.cpu_count()}   CPU: {model}   memory: {memory}",
-        f"Python {platform.python_version()} ({sys.implementation.name})   SQLAlchemy {sa.__version__}   "
-        f"SQLite {sqlite3.sqlite_version} (Python's sqlite3)",
-    ]
-
-
-def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.1f}x" if b > 0 else "n/a"
-
-
 def report(result: BackendResult) -> None:
     print(
         f"\n=== {result.backend} {result.version}: {result.tickets:,} tickets, "
@@ -661,10 +631,10 @@ def report(result: BackendResult) -> None:
     ]
     for name, timing in rows:
         runs = " ".join(f"{s:.3f}" for s in timing.seconds)
-        print(f"{name:<42}{timing.median:>10.3f}  {runs:<28}{_ratio(timing.median, result.baseline.median):>12}")
+        print(f"{name:<42}{timing.median:>10.3f}  {runs:<28}{ratio(timing.median, result.baseline.median):>12}")
     print(
-        f"ratio sweep/baseline: {_ratio(result.sweep.median, result.baseline.median)}   "
-        f"ratio naive/sweep: {_ratio(result.naive.median, result.sweep.median)}   "
+        f"ratio sweep/baseline: {ratio(result.sweep.median, result.baseline.median)}   "
+        f"ratio naive/sweep: {ratio(result.naive.median, result.sweep.median)}   "
         f"aim sweep/baseline <= 3x: "
         f"{'met' if result.sweep.median <= 3 * result.baseline.median else 'NOT met'}"
     )
@@ -689,8 +659,8 @@ def summary(results: list[BackendResult]) -> None:
         print(
             f"{r.backend:<12}{r.tickets:>10,}{r.stamped.total:>9,}"
             f"{r.fill_seconds + r.index_seconds + r.analyze_seconds:>8.1f}{r.baseline.median:>12.3f}"
-            f"{r.sweep.median:>9.3f}{_ratio(r.sweep.median, r.baseline.median):>11}{r.noop.median:>9.3f}"
-            f"{r.naive.median:>9.3f}{_ratio(r.naive.median, r.sweep.median):>12}"
+            f"{r.sweep.median:>9.3f}{ratio(r.sweep.median, r.baseline.median):>11}{r.noop.median:>9.3f}"
+            f"{r.naive.median:>9.3f}{ratio(r.naive.median, r.sweep.median):>12}"
         )
 
 
@@ -699,60 +669,20 @@ def summary(results: list[BackendResult]) -> None:
 # --------------------------------------------------------------------------------------------------------
 
 
-def pg_admin(base: sa.URL) -> sa.Engine:
-    return sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-
-
-def create_pg_database(base: sa.URL, name: str) -> str:
-    admin = pg_admin(base)
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    finally:
-        admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
-
-
-def drop_pg_database(base: sa.URL, name: str) -> None:
-    admin = pg_admin(base)
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
-
-
-def create_schema(url: str) -> None:
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": REDIS_URL})
-    with app.app_context():
-        db.create_all()
-        db.engine.dispose()
-
-
 def bench_backend(backend: str, args: argparse.Namespace, shares: dict[int, float]) -> BackendResult:
     if backend == "sqlite":
         with tempfile.TemporaryDirectory(prefix="bench_sla_") as tmp:
             url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-            create_schema(url)
+            benchkit.create_schema(url, {"REDIS_URL": REDIS_URL})
             return run_backend(backend, url, args, shares)
     base = sa.make_url(args.pg_url)
     name = f"bench_sla_{os.getpid()}"
     url = create_pg_database(base, name)
     try:
-        create_schema(url)
+        benchkit.create_schema(url, {"REDIS_URL": REDIS_URL})
         return run_backend(backend, url, args, shares)
     finally:
         drop_pg_database(base, name)
-
-
-def pg_version(pg_url: str) -> str:
-    admin = pg_admin(sa.make_url(pg_url))
-    try:
-        with admin.connect() as conn:
-            return str(conn.exec_driver_sql("SELECT version()").scalar_one())
-    finally:
-        admin.dispose()
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -790,10 +720,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     shares = mix_shares(args.overdue_share, args.unanswered_share)
     started = time.perf_counter()
     print("SLA sweep benchmark")
-    for line in machine():
-        print(line)
+    print(benchkit.hardware_line())
+    print(benchkit.software_line())
     if "postgresql" in args.backends:
-        print(f"PostgreSQL server: {pg_version(args.pg_url)}")
+        for line in benchkit.pg_server_lines(args.pg_url):
+            print(line)
     print(f"now = {NOW.isoformat()}, warn_before = {WARN}, tickets = {args.tickets:,}, runs = {args.runs}")
     print("mix (share of tickets):")
     for category, share in shares.items():

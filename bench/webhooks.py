@@ -35,8 +35,6 @@ import http.client
 import json
 import multiprocessing
 import os
-import platform
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -47,20 +45,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from redis import Redis
+
+if __name__ == "__mp_main__":  # the receiver's spawn child re-runs this file on the parent's sys.path, bench/ taken off
+    sys.path.append(str(Path(__file__).resolve().parent))
+
+import benchkit  # noqa: E402
+from benchkit import ROOT, create_pg_database, drop_pg_database  # noqa: E402
+
 # `python bench/webhooks.py` puts bench/ first on sys.path, where sibling scripts shadow project packages
 # (bench/portal.py vs the `portal` package create_app imports): take bench/ off the path first.
-_BENCH_DIR = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _BENCH_DIR]
-ROOT = _BENCH_DIR.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import sqlalchemy as sa  # noqa: E402
-from redis import Redis  # noqa: E402
+benchkit.unshadow_project_packages(project_root=True)
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -351,70 +350,33 @@ def sweep_overhead(url: str, rec: Receiver, tickets_count: int, runs: int) -> Sw
 # --------------------------------------------------------------------------------------------------------
 
 
-def pg_admin(base: sa.URL) -> sa.Engine:
-    return sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-
-
 @contextmanager
 def database(backend: str, pg_url: str, label: str) -> Iterator[str]:
     import ticketing.models.webhooks  # noqa: F401 - the webhook tables (until ticketing.models imports them)
-    from ticketing.app import create_app
-    from ticketing.extensions import db
-
-    def create_schema(url: str) -> None:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": REDIS_URL})
-        with app.app_context():
-            db.create_all()
-            db.engine.dispose()
 
     if backend == "sqlite":
         with tempfile.TemporaryDirectory(prefix="bench_webhooks_") as tmp:
             url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-            create_schema(url)
+            benchkit.create_schema(url, {"REDIS_URL": REDIS_URL})
             yield url
         return
     base = sa.make_url(pg_url)
     name = f"bench_webhooks_{label}_{os.getpid()}"
-    admin = pg_admin(base)
+    url = create_pg_database(base, name)
     try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        url = base.set(database=name).render_as_string(hide_password=False)
-        create_schema(url)
+        benchkit.create_schema(url, {"REDIS_URL": REDIS_URL})
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+        drop_pg_database(base, name)
 
 
 def machine(pg_url: str | None) -> list[str]:
-    model, memory = "unknown", "unknown"
-    cpuinfo, meminfo = Path("/proc/cpuinfo"), Path("/proc/meminfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    if meminfo.exists():
-        for line in meminfo.read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
     lines = [
-        f"cores: {os.cpu_count()}   CPU: {model}   memory: {memory}   load average at start: "
-        + " ".join(f"{load:.2f}" for load in os.getloadavg()),
-        f"Python {platform.python_version()}   SQLAlchemy {sa.__version__}   rq {metadata.version('rq')}   "
-        f"SQLite {sqlite3.sqlite_version} (Python's sqlite3)",
+        benchkit.hardware_line(load_at_start=True),
+        benchkit.software_line(after_sqlalchemy=["rq"], implementation=False),
     ]
     if pg_url is not None:
-        admin = pg_admin(sa.make_url(pg_url))
-        try:
-            with admin.connect() as conn:
-                lines.append(f"PostgreSQL server: {conn.exec_driver_sql('SELECT version()').scalar_one()}")
-        finally:
-            admin.dispose()
+        lines += benchkit.pg_server_lines(pg_url)
     lines.append(f"Redis server: {Redis.from_url(REDIS_URL).info()['redis_version']} (db 11)")
     return lines
 
