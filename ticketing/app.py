@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ticketing.config import PROJECT_ROOT, Config
 from ticketing.extensions import csrf, db, limiter, login_manager, migrate
@@ -25,6 +26,8 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     if isinstance(config, Mapping):
         app.config.update(config)
     _prepare_sqlite_dir(app.config["SQLALCHEMY_DATABASE_URI"])
+    if proxies := int(app.config.get("TRUSTED_PROXY_COUNT") or 0):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     app.config["RATELIMIT_STORAGE_URI"] = app.config.get("RATELIMIT_STORAGE_URI") or app.config["REDIS_URL"]

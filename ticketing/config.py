@@ -32,6 +32,9 @@ class Config:
     # A Redis outage must not lock everybody out: limits are skipped (and logged) while it is down.
     RATELIMIT_SWALLOW_ERRORS: bool = True
     RATELIMIT_HEADERS_ENABLED: bool = True
+    # Reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto/-Host are trusted (0: none). Rate limits key on
+    # the client's address: behind a proxy without this, every client shares the proxy's address and one limit.
+    TRUSTED_PROXY_COUNT: int = field(default_factory=lambda: _env_int("TRUSTED_PROXY_COUNT", 0))
     # Live updates: how often an open portal page asks "anything new?" (milliseconds).
     LIVE_POLL_MS: int = field(default_factory=lambda: _env_int("LIVE_POLL_MS", 3000))
     SMTP_URL: str = field(default_factory=lambda: _env("SMTP_URL", ""))
