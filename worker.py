@@ -43,6 +43,8 @@ def run_cron() -> None:
         scheduler.register(jobs.poll_mailboxes, queue_name, interval=app.config["IMAP_POLL_SECONDS"], job_timeout=600)
         # Mail whose job was lost (Redis restart, killed worker) is picked up again.
         scheduler.register(jobs.recover_stuck_work, queue_name, interval=120, job_timeout=600)
+        # Jobs whose worker died mid-job (left "started" in Redis) are retried once their timeout ran out.
+        scheduler.register(jobs.requeue_abandoned_jobs, queue_name, interval=60, job_timeout=120)
         # Webhooks: events never fanned out, deliveries whose job was lost or whose worker died mid-request.
         scheduler.register(webhook_jobs.recover_webhooks, queue_name, interval=60, job_timeout=600)
         scheduler.register(

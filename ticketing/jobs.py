@@ -11,6 +11,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 from rq import Retry, get_current_job
+from rq.job import Job, JobStatus
 
 from ticketing.domain.lifecycle import Status
 from ticketing.extensions import attachment_store, db, mail_policy, queue
@@ -53,25 +54,33 @@ def process_inbound(inbound_id: int) -> str | None:
 
 
 def send_outbound(outbound_id: int) -> str:
-    """Send one queued email over SMTP; a failure keeps it queued for the retry, with its error."""
-    outbound = db.session.scalar(sa.select(OutboundMessage).where(OutboundMessage.id == outbound_id).with_for_update())
-    if outbound is None or outbound.status != OutboundStatus.QUEUED:
+    """Send one queued email over SMTP: claimed and committed first, "handed over" committed just before the
+    final dot, so a worker dying at any point leaves a row that says whether a re-send could duplicate it."""
+    outbound = mail_outbound.claim(db.session, outbound_id, now=utcnow())
+    db.session.commit()
+    if outbound is None:
         return "nothing to send"
     message = mail_outbound.build_email(outbound, product_name=current_app.config["PRODUCT_NAME"])
+
+    def handover() -> None:
+        mail_outbound.handed_over(outbound)
+        db.session.commit()
+
     try:
-        smtp.send(current_app.config["SMTP_URL"], message)
+        smtp.send(current_app.config["SMTP_URL"], message, on_handover=handover)
+    except smtp.DeliveryUnknown as exc:
+        db.session.rollback()
+        mail_outbound.mark_unknown(outbound, str(exc))
+        db.session.commit()
+        log.warning("outbound %s: %s", outbound_id, exc)
+        return "unconfirmed: not re-sent"
     except Exception as exc:
-        outbound.attempts += 1
-        outbound.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        db.session.rollback()
         job = get_current_job()
-        if job is None or not job.retries_left:
-            outbound.status = OutboundStatus.FAILED
+        mail_outbound.mark_failed(outbound, f"{type(exc).__name__}: {exc}", final=job is None or not job.retries_left)
         db.session.commit()
         raise
-    outbound.attempts += 1
-    outbound.status = OutboundStatus.SENT
-    outbound.sent_at = utcnow()
-    outbound.last_error = None
+    mail_outbound.mark_sent(outbound, now=utcnow())
     db.session.commit()
     return f"sent to {outbound.to_address}"
 
@@ -97,17 +106,25 @@ def acknowledge_ticket(ticket_id: int) -> str | None:
     return queued.message_id if queued else None
 
 
-def recover_stuck_work(older_than_seconds: int = 120) -> dict[str, int]:
-    """Re-enqueue mail whose job was lost (Redis restarted, a worker killed mid-job, enqueue failed)."""
-    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+def recover_stuck_work(older_than_seconds: int = 120, sending_lease_seconds: int = 600) -> dict[str, int]:
+    """Re-enqueue mail whose job was lost (Redis restarted, a worker killed mid-job, enqueue failed).
+
+    A send whose worker died before the handover is queued again once its lease ran out (longer than the send
+    job's timeout, so a live worker is never overtaken); one that died after it stays UNCONFIRMED."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=older_than_seconds)
     inbound = db.session.scalars(
         sa.select(InboundMessage.id).where(
             InboundMessage.status == InboundStatus.RECEIVED, InboundMessage.received_at < cutoff
         )
     ).all()
+    lease = timedelta(seconds=sending_lease_seconds)
+    released = mail_outbound.release_abandoned(db.session, started_before=now - lease)
+    db.session.commit()
     outbound = db.session.scalars(
         sa.select(OutboundMessage.id).where(
-            OutboundMessage.status == OutboundStatus.QUEUED, OutboundMessage.created_at < cutoff
+            OutboundMessage.status == OutboundStatus.QUEUED,
+            sa.or_(OutboundMessage.created_at < cutoff, OutboundMessage.id.in_(released or [0])),
         )
     ).all()
     q = queue()
@@ -115,7 +132,24 @@ def recover_stuck_work(older_than_seconds: int = 120) -> dict[str, int]:
         q.enqueue(process_inbound, inbound_id, job_id=f"recover-inbound-{inbound_id}", retry=Retry(max=3, interval=60))
     for outbound_id in outbound:
         q.enqueue(send_outbound, outbound_id, job_id=f"recover-outbound-{outbound_id}", retry=Retry(max=3, interval=60))
-    return {"inbound": len(inbound), "outbound": len(outbound)}
+    return {"inbound": len(inbound), "outbound": len(outbound), "released": len(released)}
+
+
+def requeue_abandoned_jobs(now: float | None = None) -> dict[str, int]:
+    """The stuck-job sweeper: a started job whose worker died (killed, OOM, machine gone) stays in RQ's started
+    registry until its timeout + 60 s ran out; then it is retried if it has retries left, else marked failed.
+    Workers do this only every 10 minutes, the cron every minute. `now` (a Unix time) is for tests."""
+    q = queue()
+    registry = q.started_job_registry
+    expired = registry.get_expired_job_ids(now)
+    registry.cleanup(timestamp=now)
+    retried = sum(
+        job is not None and job.get_status() in {JobStatus.QUEUED, JobStatus.SCHEDULED}
+        for job in Job.fetch_many(expired, connection=q.connection)
+    )
+    if expired:
+        log.warning("abandoned jobs (their worker died): %s; %d retried", expired, retried)
+    return {"abandoned": len(expired), "retried": retried}
 
 
 def poll_mailboxes() -> dict[str, int]:

@@ -1,13 +1,22 @@
 """Sending over SMTP, configured by one URL: smtp://user:pass@host:port (smtps:// for implicit TLS,
-smtp://...?starttls=1 to upgrade). file:///path/to/outbox writes .eml files instead (the demo uses it)."""
+smtp://...?starttls=1 to upgrade). file:///path/to/outbox writes .eml files instead (the demo uses it).
+
+The final "." of DATA is the point of no return: once the server has the whole message it may deliver it even
+if its answer never reaches us (RFC 1047). `send` calls `on_handover` just before that dot, so the caller can
+record "handed over" first, and raises DeliveryUnknown when the answer is lost after it; a failure before the
+dot means the server discarded the message and a re-send cannot duplicate it.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 import smtplib
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 TIMEOUT_SECONDS = 30
@@ -17,12 +26,49 @@ class SmtpNotConfigured(RuntimeError):
     pass
 
 
-def send(smtp_url: str, message: EmailMessage) -> None:
+class DeliveryUnknown(RuntimeError):
+    """The server got the whole message, but its answer was lost: it may or may not deliver it."""
+
+
+class _HandoverData:
+    """smtplib's DATA with a hook just before the terminating dot (the same bytes on the wire)."""
+
+    on_handover: Callable[[], None] | None = None
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        code, reply = self.docmd("DATA")  # type: ignore[attr-defined]
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        body = re.sub(rb"(?m)^\.", b"..", msg)  # sendmail passes bytes with CRLF line ends
+        self.send(body if body.endswith(b"\r\n") else body + b"\r\n")  # type: ignore[attr-defined]
+        if self.on_handover is not None:
+            try:
+                self.on_handover()
+            except BaseException:
+                self.close()  # no dot, no QUIT inside DATA: the server drops the incomplete message
+                raise
+        try:
+            self.send(b".\r\n")  # type: ignore[attr-defined]
+            return self.getreply()  # type: ignore[attr-defined,no-any-return]
+        except Exception as exc:  # a lost answer (timeout, reset, the job's own timeout), not a refusal
+            self.close()
+            raise DeliveryUnknown(f"no answer after the message was handed over: {type(exc).__name__}: {exc}") from exc
+
+
+class _SMTP(_HandoverData, smtplib.SMTP):
+    pass
+
+
+class _SMTPSSL(_HandoverData, smtplib.SMTP_SSL):
+    pass
+
+
+def send(smtp_url: str, message: EmailMessage, on_handover: Callable[[], None] | None = None) -> None:
     if not smtp_url:
         raise SmtpNotConfigured("SMTP_URL is not set; outbound mail stays queued")
     url = urlsplit(smtp_url)
     if url.scheme == "file":
-        _write_to_outbox(Path(unquote(url.path)), message)
+        _write_to_outbox(Path(unquote(url.path)), message, on_handover)
         return
     if url.scheme not in {"smtp", "smtps"}:
         raise SmtpNotConfigured(f"unsupported SMTP_URL scheme {url.scheme!r}")
@@ -31,11 +77,12 @@ def send(smtp_url: str, message: EmailMessage) -> None:
     port = url.port or (465 if secure else 25)
     options = parse_qs(url.query)
     context = ssl.create_default_context()
-    client: smtplib.SMTP = (
-        smtplib.SMTP_SSL(host, port, timeout=TIMEOUT_SECONDS, context=context)
+    client: _SMTP | _SMTPSSL = (
+        _SMTPSSL(host, port, timeout=TIMEOUT_SECONDS, context=context)
         if secure
-        else smtplib.SMTP(host, port, timeout=TIMEOUT_SECONDS)
+        else _SMTP(host, port, timeout=TIMEOUT_SECONDS)
     )
+    client.on_handover = on_handover
     with client:
         if not secure and options.get("starttls", ["0"])[0] in {"1", "true"}:
             client.starttls(context=context)
@@ -44,7 +91,11 @@ def send(smtp_url: str, message: EmailMessage) -> None:
         client.send_message(message)
 
 
-def _write_to_outbox(folder: Path, message: EmailMessage) -> None:
+def _write_to_outbox(folder: Path, message: EmailMessage, on_handover: Callable[[], None] | None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     name = re.sub(r"[^A-Za-z0-9.@_-]", "_", str(message["Message-ID"] or "message"))[:150]
-    (folder / f"{name}.eml").write_bytes(message.as_bytes())
+    partial = folder / f".{name}.eml.tmp"
+    partial.write_bytes(message.as_bytes())
+    if on_handover is not None:
+        on_handover()
+    os.replace(partial, folder / f"{name}.eml")  # the rename is the handover: a reader never sees half a file

@@ -28,6 +28,10 @@ class InboundStatus(StrEnum):
 
 class OutboundStatus(StrEnum):
     QUEUED = "queued"
+    SENDING = "sending"  # a worker is talking to the SMTP server; the message is not complete there yet
+    # The whole message reached the server but its answer did not reach us: it may have been delivered, so it is
+    # never re-sent automatically (a duplicate reply is worse than asking an agent to check).
+    UNCONFIRMED = "unconfirmed"
     SENT = "sent"
     FAILED = "failed"
     BOUNCED = "bounced"

@@ -3,6 +3,12 @@
 Each message gets its own unguessable Message-ID, the thread's In-Reply-To/References and a signed reply
 address, so the customer's client shows one conversation and replies thread back. Only customer-visible
 content ever goes into these emails.
+
+Sending is at most once past the handover (see ticketing.mail.smtp): QUEUED -> SENDING (claimed by one worker,
+committed) -> UNCONFIRMED (committed just before the final dot of DATA) -> SENT. A worker that dies while SENDING
+leaves a message the server discarded: recovery puts it back to QUEUED after a lease and it is sent again with
+the same Message-ID and Date. One that dies while UNCONFIRMED may have delivered it: it stays UNCONFIRMED for an
+agent to check, never sent twice. While SENDING or UNCONFIRMED, `sent_at` holds when the attempt started.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from sqlalchemy.orm import Session
 from ticketing import events
 from ticketing.domain import mail_tokens
 from ticketing.domain.visibility import InteractionType
-from ticketing.models import Interaction, MailThreadRef, OutboundKind, OutboundMessage, Ticket, User
+from ticketing.models import Interaction, MailThreadRef, OutboundKind, OutboundMessage, OutboundStatus, Ticket, User
 from ticketing.services.html import markdown_to_html
 from ticketing.services.interactions import add_interaction
 from ticketing.services.mail_policy import MailPolicy
@@ -112,12 +118,22 @@ def recent_acknowledgements(session: Session, address: str, now: datetime) -> in
     )
 
 
+def _already_queued(session: Session, ticket: Ticket, kind: OutboundKind, since: datetime | None = None) -> bool:
+    """Jobs run at least once (RQ re-runs a job whose worker died after committing): one notice per occasion."""
+    query = sa.select(OutboundMessage.id).where(OutboundMessage.ticket_id == ticket.id, OutboundMessage.kind == kind)
+    if since is not None:
+        query = query.where(OutboundMessage.created_at >= since)
+    return session.scalar(query.limit(1)) is not None
+
+
 def queue_acknowledgement(
     session: Session, ticket: Ticket, *, policy: MailPolicy, now: datetime
 ) -> OutboundMessage | None:
     """'We received your request' — capped per sender per hour so a loop can't turn into a storm."""
     to, _ = _recipients(ticket)
     if not to or recent_acknowledgements(session, to, now) >= policy.ack_limit_per_hour:
+        return None
+    if _already_queued(session, ticket, OutboundKind.RECEIVED):  # a re-run job (worker died after its commit)
         return None
     text, html = render("received", **_context(ticket, policy))
     return _queue(session, ticket, kind=OutboundKind.RECEIVED, to=to, cc=[], body_text=text, body_html=html,
@@ -128,7 +144,7 @@ def queue_resolved_notice(
     session: Session, ticket: Ticket, *, policy: MailPolicy, now: datetime
 ) -> OutboundMessage | None:
     to, _ = _recipients(ticket)
-    if not to:
+    if not to or _already_queued(session, ticket, OutboundKind.RESOLVED, since=ticket.resolved_at):
         return None
     text, html = render("resolved", **_context(ticket, policy))
     return _queue(session, ticket, kind=OutboundKind.RESOLVED, to=to, cc=[], body_text=text, body_html=html,
@@ -184,3 +200,57 @@ def build_email(outbound: OutboundMessage, *, product_name: str) -> EmailMessage
     if outbound.body_html:
         msg.add_alternative(outbound.body_html, subtype="html")
     return msg
+
+
+# --- sending states (the job in ticketing.jobs drives them; each step is committed by the caller) -------------
+
+
+def claim(session: Session, outbound_id: int, *, now: datetime) -> OutboundMessage | None:
+    """QUEUED -> SENDING by a compare-and-set UPDATE: of two jobs for one message (a retry and a recovery) only one
+    sends, on SQLite too, and no row lock is held while talking to the SMTP server."""
+    claimed = session.scalar(
+        sa.update(OutboundMessage)
+        .where(OutboundMessage.id == outbound_id, OutboundMessage.status == OutboundStatus.QUEUED)
+        .values(status=OutboundStatus.SENDING, sent_at=now, attempts=OutboundMessage.attempts + 1)
+        .returning(OutboundMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed is None:
+        return None
+    outbound = session.get(OutboundMessage, outbound_id, populate_existing=True)
+    return outbound
+
+
+def handed_over(outbound: OutboundMessage) -> None:
+    outbound.status = OutboundStatus.UNCONFIRMED
+    outbound.last_error = "handed to the mail server; its answer never arrived (not re-sent: the customer may have it)"
+
+
+def mark_sent(outbound: OutboundMessage, *, now: datetime) -> None:
+    outbound.status = OutboundStatus.SENT
+    outbound.sent_at = now
+    outbound.last_error = None
+
+
+def mark_failed(outbound: OutboundMessage, error: str, *, final: bool) -> None:
+    """A failure before the handover: the server has no complete message, so another attempt cannot duplicate it."""
+    outbound.status = OutboundStatus.FAILED if final else OutboundStatus.QUEUED
+    outbound.last_error = error[:2000]
+
+
+def mark_unknown(outbound: OutboundMessage, error: str) -> None:
+    outbound.status = OutboundStatus.UNCONFIRMED
+    outbound.last_error = f"not re-sent, the customer may have it: {error}"[:2000]
+
+
+def release_abandoned(session: Session, *, started_before: datetime) -> list[int]:
+    """SENDING rows whose worker died before the handover go back to QUEUED (returns their ids)."""
+    return list(
+        session.scalars(
+            sa.update(OutboundMessage)
+            .where(OutboundMessage.status == OutboundStatus.SENDING, OutboundMessage.sent_at < started_before)
+            .values(status=OutboundStatus.QUEUED, last_error="the worker stopped before the message was complete")
+            .returning(OutboundMessage.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
