@@ -1,4 +1,4 @@
-"""flask commands: seed-demo, create-user, sla-sweep."""
+"""flask commands: seed-demo, create-user, sla-sweep, ingest."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ticketing import demo, events
 from ticketing.domain.vocab import StaffRole
 from ticketing.extensions import db
 from ticketing.models import User, utcnow
-from ticketing.services import mail_inbound, sla_sweep
+from ticketing.services import sla_sweep
 
 
 @click.command("seed-demo")
@@ -70,32 +70,16 @@ def sla_sweep_command() -> None:
 @click.option("--now", "inline", is_flag=True, help="Process inline instead of queueing jobs for a worker.")
 def ingest(paths: tuple[Path, ...], inline: bool) -> None:
     """Import email from Maildirs, mbox files, folders of .eml files or single .eml files."""
-    from ticketing import jobs
     from ticketing.mail import importer
 
     total = sum(importer.count_messages(p) for p in paths)
-    counts = {"stored": 0, "duplicate": 0, "processed": 0, "failed": 0}
-    failures: list[str] = []
     with click.progressbar(length=total, label="Importing", show_pos=True) as bar:
-        for path in paths:
-            for where, raw in importer.read_messages(path):
-                row, created = mail_inbound.store_raw(
-                    db.session, raw, source="import", now=utcnow(), enqueue=not inline
-                )
-                db.session.commit()
-                counts["stored" if created else "duplicate"] += 1
-                if inline and created:
-                    try:
-                        jobs.process_inbound(row.id)
-                        counts["processed"] += 1
-                    except Exception as exc:  # kept, listed for admins, re-processable
-                        counts["failed"] += 1
-                        failures.append(f"{where}: {type(exc).__name__}: {exc}")
-                bar.update(1)
-    click.echo(", ".join(f"{name}: {value}" for name, value in counts.items()))
+        messages = (message for path in paths for message in importer.read_messages(path))
+        summary = importer.import_messages(db.session, messages, inline=inline, progress=lambda: bar.update(1))
+    click.echo(", ".join(f"{name}: {value}" for name, value in summary.counts().items()))
     if not inline:
         click.echo("Processing was queued; a worker (python worker.py) threads the messages onto tickets.")
-    for line in failures[:20]:
+    for line in summary.failures[:20]:
         click.echo(f"failed: {line}", err=True)
 
 

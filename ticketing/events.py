@@ -33,6 +33,8 @@ EVENT_TYPES = (
 domain_event = Namespace().signal("domain-event")
 _PENDING = "ticketing_pending_events"
 _JOBS = "ticketing_pending_jobs"
+_BATCHES = "ticketing_pending_batches"
+BATCH_MAX = 50  # items per batched job: one transaction's worth of work for a worker
 # How many of the pending events the before-commit hooks have already been handed (a SAVEPOINT release fires
 # before_commit too; the outer COMMIT must not hand the same events over twice).
 _HANDED = "ticketing_events_handed"
@@ -73,6 +75,21 @@ def defer_job(session: Session, func_path: str, *args: Any) -> None:
     commit time the work is not lost: the rows stay queued/received and the recovery sweep re-enqueues them.
     """
     session.info.setdefault(_JOBS, []).append((func_path, args))
+
+
+def defer_batch(session: Session, func_path: str, item: Any) -> None:
+    """Like defer_job, but every item deferred to the same function in this transaction goes to ONE job (in
+    chunks of BATCH_MAX), called with the list of items: a poll or an import of many messages becomes a few
+    jobs that each do their work in one transaction."""
+    session.info.setdefault(_BATCHES, {}).setdefault(func_path, []).append(item)
+
+
+def _batched_jobs(batches: dict[str, list[Any]]) -> list[tuple[str, tuple[Any, ...]]]:
+    return [
+        (func_path, (items[start : start + BATCH_MAX],))
+        for func_path, items in batches.items()
+        for start in range(0, len(items), BATCH_MAX)
+    ]
 
 
 def _enqueue(jobs: list[tuple[str, tuple[Any, ...]]]) -> None:
@@ -128,9 +145,10 @@ def _dispatch(session: Session) -> None:
     session.info.pop(_HANDED, None)
     if session.info.get("ticketing_muted"):
         session.info.pop(_JOBS, None)
+        session.info.pop(_BATCHES, None)
         session.info.pop(_PENDING, None)
         return
-    _enqueue(session.info.pop(_JOBS, []))
+    _enqueue(session.info.pop(_JOBS, []) + _batched_jobs(session.info.pop(_BATCHES, {})))
     events = session.info.pop(_PENDING, [])
     for event in events:
         # A failing subscriber must not hide the event from the others; the data is already committed.
@@ -145,4 +163,5 @@ def _dispatch(session: Session) -> None:
 def _drop(session: Session) -> None:
     session.info.pop(_PENDING, None)
     session.info.pop(_JOBS, None)
+    session.info.pop(_BATCHES, None)
     session.info.pop(_HANDED, None)

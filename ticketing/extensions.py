@@ -17,6 +17,7 @@ from flask_wtf import CSRFProtect
 from redis import Redis
 from rq import Queue
 
+from ticketing import sqlite_tuning  # noqa: F401 - WAL mode for every SQLite connection
 from ticketing.models.base import Base
 from ticketing.services import branding
 from ticketing.services.attachments import AttachmentLimits

@@ -53,6 +53,38 @@ def process_inbound(inbound_id: int) -> str | None:
     return outcome.text if outcome else None
 
 
+def process_inbound_batch(inbound_ids: list[int]) -> list[str | None]:
+    """Thread many stored emails in ONE transaction: one commit, one webhook-outbox check and one enqueue for
+    the lot, which is most of the cost of a message. If any of them fails, the batch is rolled back and each
+    message is processed on its own, so one broken message never holds up the others; the job then fails and
+    its retry finds only the messages still unprocessed."""
+    if len(inbound_ids) == 1:
+        return [process_inbound(inbound_ids[0])]
+    policy, store = mail_policy(), attachment_store()
+    try:
+        outcomes = [
+            mail_inbound.process_inbound(db.session, inbound_id, policy=policy, store=store, now=utcnow())
+            for inbound_id in inbound_ids
+        ]
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.warning("a batch of %d emails failed; processing them one by one", len(inbound_ids), exc_info=True)
+    else:
+        return [outcome.text if outcome else None for outcome in outcomes]
+    results: list[str | None] = []
+    first_error: Exception | None = None
+    for inbound_id in inbound_ids:
+        try:
+            results.append(process_inbound(inbound_id))  # records its own failure on the message
+        except Exception as exc:
+            first_error = first_error or exc
+            results.append(None)
+    if first_error is not None:
+        raise first_error
+    return results
+
+
 def send_outbound(outbound_id: int) -> str:
     """Send one queued email over SMTP: claimed and committed first, "handed over" committed just before the
     final dot, so a worker dying at any point leaves a row that says whether a re-send could duplicate it."""

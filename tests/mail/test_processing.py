@@ -10,7 +10,7 @@ from ticketing import jobs
 from ticketing.domain import mail_tokens
 from ticketing.domain.lifecycle import Status
 from ticketing.domain.visibility import InteractionType
-from ticketing.domain.vocab import Tier
+from ticketing.domain.vocab import Source, Tier
 from ticketing.extensions import mail_policy
 from ticketing.models import (
     Attachment,
@@ -22,7 +22,7 @@ from ticketing.models import (
     OutboundStatus,
     Ticket,
 )
-from ticketing.services import mail_inbound, tickets
+from ticketing.services import mail_inbound, routing, tickets
 
 
 @pytest.fixture
@@ -306,3 +306,66 @@ def test_failed_processing_is_kept_and_can_be_retried(db, acme, app, monkeypatch
     jobs.process_inbound(row.id)
     db.expire_all()
     assert db.get(InboundMessage, row.id).status == InboundStatus.PROCESSED and ticket_count(db) == 1
+
+
+# --- batches: what one IMAP poll or one import chunk stored is processed in one transaction -------------------
+
+
+def test_messages_stored_together_are_one_job_with_every_id(db, acme, app, redis_url, now) -> None:
+    from redis import Redis
+    from rq import Queue
+
+    conn = Redis.from_url(redis_url)
+    queue = Queue(app.config["RQ_QUEUE"], connection=conn)
+    queue.empty()
+    rows = [mail_inbound.store_raw(db, email(subject=f"Issue {n}"), source="imap", now=now)[0] for n in range(3)]
+    db.commit()
+    jobs_queued = queue.get_jobs()
+    assert [(job.func_name, job.args) for job in jobs_queued] == [
+        ("ticketing.jobs.process_inbound_batch", ([row.id for row in rows],))
+    ]
+    queue.empty()
+
+
+def test_a_batch_threads_every_message_in_one_go(db, acme, now) -> None:
+    first = email(subject="Printer broken", message_id="<first@acme.example>")
+    reply = email(subject="Re: Printer broken", in_reply_to="<first@acme.example>")
+    rows = [mail_inbound.store_raw(db, raw, source="import", now=now, enqueue=False)[0] for raw in (first, reply)]
+    db.commit()
+    assert jobs.process_inbound_batch([r.id for r in rows]) == ["new ticket", "appended (thread headers)"]
+    db.expire_all()
+    tickets_made = db.scalars(sa.select(Ticket)).all()
+    assert len(tickets_made) == 1 and len(entries(db, tickets_made[0].id, InteractionType.EMAIL_INBOUND)) == 2
+    assert jobs.process_inbound_batch([r.id for r in rows]) == [None, None]  # a re-run changes nothing
+
+
+def test_one_broken_message_does_not_hold_up_its_batch(db, acme, app, monkeypatch, tmp_path, now) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    monkeypatch.setitem(app.config, "ATTACHMENT_DIR", str(blocker))  # storing an attachment fails
+    good = email(subject="Plain question")
+    broken = email(subject="With a file", attachments=[("a.txt", "text/plain", b"hello")])
+    also_good = email(subject="Another question")
+    rows = [
+        mail_inbound.store_raw(db, raw, source="import", now=now, enqueue=False)[0] for raw in (good, broken, also_good)
+    ]
+    db.commit()
+    with pytest.raises(OSError):
+        jobs.process_inbound_batch([r.id for r in rows])
+    db.expire_all()
+    states = [db.get(InboundMessage, r.id) for r in rows]
+    assert [s.status for s in states] == [InboundStatus.PROCESSED, InboundStatus.FAILED, InboundStatus.PROCESSED]
+    assert "Error" in states[1].error and states[1].raw == broken  # kept, with its error, for an admin to retry
+    assert sorted(db.scalars(sa.select(Ticket.subject))) == ["Another question", "Plain question"]
+
+
+def test_routing_rule_added_mid_transaction_is_seen_by_the_next_ticket(db, make, acme, now) -> None:
+    from ticketing.models.routing import RoutingRule
+
+    first = tickets.create_ticket(db, subject="Invoice wrong", source=Source.PORTAL, now=now)
+    assert routing.apply_rules(db, first, now=now) == []  # the (empty) rule list is memoised for this transaction
+    billing = make.team("Billing")
+    db.add(RoutingRule(name="Invoices", position=1, active=True, keywords="invoice", set_team=billing))
+    second = tickets.create_ticket(db, subject="Invoice wrong again", source=Source.PORTAL, now=now)
+    routing.apply_rules(db, second, now=now)
+    assert second.assigned_team is billing

@@ -12,6 +12,7 @@ from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 from mailparser_reply import EmailReplyParser
@@ -69,15 +70,15 @@ def store_raw(
 ) -> tuple[InboundMessage, bool]:
     """Store the raw message unless it is already stored; returns (row, created).
 
-    The processing job is enqueued after commit. The same message through any connector, any number of
-    times, is one row.
+    The processing job is enqueued after commit, one job for all the messages stored in that transaction (an
+    IMAP poll's batch, an import chunk). The same message through any connector, any number of times, is one
+    row.
     """
     key, sender, subject = message_key(raw)
     # INSERT ... ON CONFLICT DO NOTHING: a concurrent connector storing the same message loses quietly, with
     # no SAVEPOINT (pysqlite commits on releasing one, which would break the caller's batching).
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     new_id = session.scalar(
-        insert(InboundMessage)
+        _insert(session)(InboundMessage)
         .values(message_key=key, raw=raw, size=len(raw), source=source, mailbox_id=mailbox_id,
                 from_address=sender, subject=subject, received_at=now, status=InboundStatus.RECEIVED, attempts=0)
         .on_conflict_do_nothing(index_elements=["message_key"])
@@ -86,7 +87,7 @@ def store_raw(
     if new_id is None:
         return session.scalars(sa.select(InboundMessage).where(InboundMessage.message_key == key)).one(), False
     if enqueue:
-        events.defer_job(session, "ticketing.jobs.process_inbound", new_id)
+        events.defer_batch(session, "ticketing.jobs.process_inbound_batch", new_id)
     return session.get_one(InboundMessage, new_id), True
 
 
@@ -158,12 +159,21 @@ def find_thread(session: Session, parsed: ParsedEmail, policy: MailPolicy) -> tu
 
 
 def belongs_to(contact: Contact, ticket: Ticket) -> bool:
-    return contact in ticket.contacts or (ticket.customer_id is not None and contact.customer_id == ticket.customer_id)
+    # The customer first: it answers most replies without loading the ticket's contacts.
+    return (ticket.customer_id is not None and contact.customer_id == ticket.customer_id) or contact in ticket.contacts
+
+
+def _insert(session: Session) -> Any:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def _remember_ids(session: Session, ticket: Ticket, message_id: str | None) -> None:
-    if message_id and session.get(MailThreadRef, message_id) is None:
-        session.add(MailThreadRef(message_id=message_id, ticket_id=ticket.id))
+    if message_id:  # one statement: a Message-ID already known keeps its ticket
+        session.execute(
+            _insert(session)(MailThreadRef)
+            .values(message_id=message_id, ticket_id=ticket.id, outbound=False)
+            .on_conflict_do_nothing(index_elements=["message_id"])
+        )
 
 
 def _files(parsed: ParsedEmail) -> list[IncomingFile]:
@@ -207,9 +217,8 @@ def _open_ticket(
     ticket = tickets.create_ticket(
         session, subject=parsed.subject or "(no subject)", source=Source.EMAIL, now=now, actor=sender,
         sender_email=sender.email, contact=sender, team=mailbox.team if mailbox else None,
+        email_thread_id=parsed.message_id, linked_ticket_id=linked.id if linked else None,
     )  # fmt: skip
-    ticket.email_thread_id = parsed.message_id
-    ticket.linked_ticket_id = linked.id if linked else None
     _add_email(session, ticket, parsed, inbound, sender, policy=policy, store=store, now=now, reopen=False)
     # Rules see the first message (keywords) and may override the mailbox's team.
     routing.apply_rules(session, ticket, now=now, mailbox_id=inbound.mailbox_id)

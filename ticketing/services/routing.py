@@ -18,7 +18,7 @@ from ticketing.domain.visibility import InteractionType
 from ticketing.domain.vocab import StaffRole
 from ticketing.models import Interaction, Team, Ticket, User, team_members, ticket_assignees
 from ticketing.models.routing import AutoAssign, RoutingRule, TeamRoundRobin
-from ticketing.services import tickets
+from ticketing.services import tickets, txcache
 
 # Who auto-assignment may pick (admins run the desk; they are not in the queue).
 ASSIGNABLE_ROLES = (StaffRole.AGENT, StaffRole.MANAGER)
@@ -87,10 +87,18 @@ def rule_matches(rule: RoutingRule, ticket: Ticket, *, mailbox_id: int | None, t
 
 
 def active_rules(session: Session) -> list[RoutingRule]:
-    return list(
-        session.scalars(
-            sa.select(RoutingRule).where(RoutingRule.active.is_(True)).order_by(RoutingRule.position, RoutingRule.id)
-        )
+    """Read once per transaction (a batch of emails opens many tickets)."""
+    return txcache.memo(
+        session,
+        "routing_rules",
+        lambda: list(
+            session.scalars(
+                sa.select(RoutingRule)
+                .where(RoutingRule.active.is_(True))
+                .order_by(RoutingRule.position, RoutingRule.id)
+            )
+        ),
+        depends_on=(RoutingRule,),
     )
 
 
@@ -117,9 +125,13 @@ def apply_rules(session: Session, ticket: Ticket, *, now: datetime, mailbox_id: 
 
     Returns one line per thing that happened, e.g. "Rule 'Billing keywords': team -> Billing".
     """
-    text = ticket_text(session, ticket)
+    rules = active_rules(session)
+    if not rules:
+        return []
+    # The first message is read only when some rule looks for keywords in it.
+    text = ticket_text(session, ticket) if any(keyword_pattern(r.keyword_list) for r in rules) else ""
     lines: list[str] = []
-    for rule in active_rules(session):
+    for rule in rules:
         if not rule_matches(rule, ticket, mailbox_id=mailbox_id, text=text):
             continue
         done = _apply_actions(session, rule, ticket, now=now)

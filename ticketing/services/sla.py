@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ticketing.domain import sla_clock
 from ticketing.domain.sla_clock import DueExplanation, Pause, WorkingCalendar
 from ticketing.domain.vocab import Priority, Tier
-from ticketing.models import BusinessCalendar, SlaPause, SlaPolicy, SlaTarget, Ticket
+from ticketing.models import BusinessCalendar, Holiday, SlaPause, SlaPolicy, SlaTarget, Ticket
+from ticketing.services import txcache
 
 
 def _parse_time(text: str) -> time:
@@ -35,11 +36,25 @@ def working_calendar(calendar: BusinessCalendar | None) -> WorkingCalendar:
 
 
 def policy_for_tier(session: Session, tier: Tier | None) -> SlaPolicy | None:
-    """The tier's own policy, else the default one (tier NULL)."""
-    policies = session.scalars(
-        sa.select(SlaPolicy).where(sa.or_(SlaPolicy.tier == tier, SlaPolicy.tier.is_(None)))
-    ).all()
-    return next((p for p in policies if p.tier == tier), None) or next((p for p in policies if p.tier is None), None)
+    """The tier's own policy, else the default one (tier NULL); read once per transaction, with its targets."""
+
+    def load() -> SlaPolicy | None:
+        with session.no_autoflush:  # a ticket being created is not flushed just to read the policies
+            policies = session.scalars(
+                sa.select(SlaPolicy)
+                .where(sa.or_(SlaPolicy.tier == tier, SlaPolicy.tier.is_(None)))
+                .options(
+                    selectinload(SlaPolicy.targets),
+                    selectinload(SlaPolicy.calendar).selectinload(BusinessCalendar.holidays),
+                )
+            ).all()
+        return next((p for p in policies if p.tier == tier), None) or next(
+            (p for p in policies if p.tier is None), None
+        )
+
+    return txcache.memo(
+        session, ("sla_policy", tier), load, depends_on=(SlaPolicy, SlaTarget, BusinessCalendar, Holiday)
+    )
 
 
 def target_for(policy: SlaPolicy | None, priority: Priority) -> SlaTarget | None:

@@ -50,6 +50,8 @@ def create_ticket(
     form_data: dict[str, Any] | None = None,
     first_interaction: InteractionType | None = None,
     interaction_fields: dict[str, Any] | None = None,
+    email_thread_id: str | None = None,
+    linked_ticket_id: int | None = None,
 ) -> Ticket:
     """Open a ticket, enriched with the sender's contact and customer, its SLA clock started.
 
@@ -74,6 +76,9 @@ def create_ticket(
         category=category,
         form_data=form_data,
         tag_rows=[TicketTag(tag=t) for t in normalise_tags(tags)],
+        sla_pauses=[],  # known empty: no lazy load of them after the INSERT
+        email_thread_id=email_thread_id,
+        linked_ticket_id=linked_ticket_id,
         created_at=now,
         updated_at=now,
         public_updated_at=now,
