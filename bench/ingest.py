@@ -1354,7 +1354,7 @@ def report_run(backend: str, run: RunResult, baseline: float) -> None:
               f"{statistics.median(run.startup_s):.2f} s   runs: {runs}")  # fmt: skip
     if run.mode == "worker":
         header = (f"{'wave':<8}{'msgs':>6}{'store s':>9}{'worker s':>10}{'processed s':>13}{'msg/s':>8}"
-                  f"{'drained s':>10}{'msg/s':>8}   jobs run by the worker (count, seconds inside the jobs)")  # fmt: skip
+                  f"{'drained s':>10}{'msg/s':>8}   jobs run (count, seconds inside the jobs)")  # fmt: skip
     else:
         header = f"{'wave':<8}{'msgs':>6}{'seconds':>9}{'msg/s':>8}{'ms/msg':>8}"
     print(header)
