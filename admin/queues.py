@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -10,9 +11,9 @@ from flask.typing import ResponseReturnValue
 from flask_admin import expose
 
 from admin.base import StaffView, me
-from ticketing.domain.lifecycle import Status, TransitionError
+from ticketing.domain.lifecycle import DONE, PAUSED, Status, TransitionError
 from ticketing.domain.vocab import Priority
-from ticketing.extensions import db
+from ticketing.extensions import db, redis_conn
 from ticketing.models import Team, Ticket, User, utcnow
 from ticketing.services import queues, tickets
 from ticketing.services.staff_access import sees_everything, visible_clause
@@ -25,6 +26,45 @@ BULK_ACTIONS = {
     "priority": "Set priority",
     "tag": "Add tag",
 }
+
+
+@dataclass(frozen=True)
+class SlaCell:
+    css: str
+    text: str
+    title: str = ""
+
+
+def _duration(seconds: float) -> str:
+    s = int(abs(seconds))
+    if s >= 86400:
+        return f"{s // 86400}d {(s % 86400) // 3600}h"
+    if s >= 3600:
+        return f"{s // 3600}h {(s % 3600) // 60}m"
+    return f"{s // 60}m"
+
+
+def sla_cell(row: queues.QueueRow, now: datetime) -> SlaCell:
+    """The queue's SLA column: the rules of the sla_cell macro (agent/_macros.html), in Python because a page
+    has 50 of them and a Jinja macro call costs far more than this."""
+    if row.sla_breach_at:
+        return SlaCell("badge badge-danger", "Breached",
+                       f"Resolution target passed {row.sla_breach_at:%Y-%m-%d %H:%M} UTC")  # fmt: skip
+    if row.status in DONE:
+        if row.due_date and row.resolved_at:
+            return (
+                SlaCell("badge badge-danger", "Resolved late")
+                if row.resolved_at > row.due_date
+                else SlaCell("badge badge-success", "Met")
+            )
+        return SlaCell("text-muted", "—")
+    if row.due_date is None:
+        return SlaCell("badge badge-secondary", "Paused") if row.status in PAUSED else SlaCell("text-muted", "no SLA")
+    left = (row.due_date - now).total_seconds()
+    if left < 0:
+        return SlaCell("badge badge-danger", f"Overdue {_duration(left)}")
+    due = f"Due {row.due_date:%a %d %b %H:%M} UTC"
+    return SlaCell("badge badge-warning" if left < 4 * 3600 else "text-nowrap", f"{_duration(left)} left", due)
 
 
 def _filters() -> queues.Filters:
@@ -48,34 +88,37 @@ class QueueView(StaffView):
 
     @expose("/<key>")
     def queue(self, key: str) -> ResponseReturnValue:
-        user, filters = me(), _filters()
+        user, filters, session = me(), _filters(), db.session
+        teams, scope = queues.teams_and_scope(session, user)
+        keys = queues.menu_keys(scope, teams)
         titles = {q.key: q.title for q in queues.QUEUES}
-        teams = queues.teams_for(db.session, user)
         titles.update({f"team-{t.id}": f"{t.name} queue" for t in teams})
-        if key == "all" and not sees_everything(user):
+        if key == "all" and not scope.everything:
             abort(403)
-        if key not in titles:
+        if key not in keys:
             abort(404)
         cursor = queues.parse_cursor(request.args.get("after"), filters, key)
-        rows = queues.page(db.session, user, key, filters, after=cursor, limit=queues.PAGE_SIZE + 1)
+        rows = queues.page(session, user, key, filters, after=cursor, limit=queues.PAGE_SIZE + 1, scope=scope)
         more, rows = len(rows) > queues.PAGE_SIZE, rows[: queues.PAGE_SIZE]
+        now = utcnow()
         return self.render(
             "agent/queue.html",
             key=key,
             title=titles[key],
-            rows=rows,
+            lines=[(row, sla_cell(row, now)) for row in rows],
+            ticket_url=url_for("workspace.ticket", ticket_id=0)[:-1],
             next_cursor=queues.cursor_of(rows[-1], filters, key) if more and rows else None,
             filters=filters,
-            counts=queues.counts(db.session, user),
+            counts=queues.counts(session, user, scope=scope, keys=keys, cache=redis_conn()),
             titles=titles,
-            queue_keys=[q.key for q in queues.QUEUES if not q.managers_only or sees_everything(user)],
-            team_keys=[f"team-{t.id}" for t in teams],
-            teams=db.session.scalars(sa.select(Team).order_by(Team.name)).all(),
-            staff=db.session.scalars(sa.select(User).where(User.active).order_by(User.name)).all(),
+            queue_keys=[k for k in keys if not k.startswith("team-")],
+            team_keys=[k for k in keys if k.startswith("team-")],
+            teams=teams,
+            team_names={t.id: t.name for t in teams},
+            staff=session.execute(sa.select(User.id, User.name).where(User.active).order_by(User.name)).all(),
             statuses=list(Status),
             priorities=list(Priority),
             bulk_actions=BULK_ACTIONS,
-            now=utcnow(),
         )
 
     @expose("/bulk", methods=["POST"])

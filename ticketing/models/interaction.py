@@ -19,7 +19,18 @@ if TYPE_CHECKING:
 
 class Interaction(Base):
     __tablename__ = "interaction"
-    __table_args__ = (sa.Index("ix_interaction_ticket_created", "ticket_id", "created_at", "id"),)
+    __table_args__ = (
+        sa.Index("ix_interaction_ticket_created", "ticket_id", "created_at", "id"),
+        # Search by substring of any message (ILIKE '%...%'): a trigram index on PostgreSQL; declared empty on
+        # SQLite (WHERE 0), where the search scans.
+        sa.Index(
+            "ix_interaction_body_trgm",
+            "body_text",
+            postgresql_using="gin",
+            postgresql_ops={"body_text": "gin_trgm_ops"},
+            sqlite_where=sa.text("0"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("ticket.id", ondelete="CASCADE"))

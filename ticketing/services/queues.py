@@ -1,21 +1,37 @@
-"""Agent queues: which tickets, in which order, one keyset page at a time."""
+"""Agent queues: which tickets, in which order, one keyset page at a time; the menu's counts.
+
+A queue page is two statements (the page's rows with their customer, then the page's assignee names) of plain
+columns, not ORM objects: a page shows 50 rows and nothing on it is edited in place. The menu's counts are one
+aggregate statement, kept in Redis for a few seconds per user and dropped whenever a ticket, a user or a team
+changes (see `_forget_counts`), so the menu is not recounted on every page.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
+from redis import Redis, RedisError
+from sqlalchemy.orm import Session
 
 from ticketing.domain.lifecycle import ACTIVE, Status
-from ticketing.domain.vocab import Priority
+from ticketing.domain.vocab import Priority, Tier
 from ticketing.models import Contact, Customer, Interaction, Team, Ticket, TicketTag, User, ticket_assignees
-from ticketing.services.staff_access import sees_everything, visible_clause
+from ticketing.models.staff import team_members
+from ticketing.services.staff_access import sees_everything
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 BREACHING_HORIZON = timedelta(hours=4)  # the agent screens colour "< 4h left" amber too
+COUNTS_KEY = "queue-counts"  # a Redis hash: user id -> {"at": epoch seconds, "counts": {...}}
+COUNTS_TTL_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -45,29 +61,105 @@ class Filters:
     sort: str = "updated"
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Whose queues: the user and the teams they belong to (read once per request, then used as literals)."""
+
+    user_id: int
+    everything: bool
+    team_ids: tuple[int, ...]
+
+    @classmethod
+    def of(cls, session: Session, user: User) -> Scope:
+        if sees_everything(user):
+            return cls(user.id, True, ())
+        ids = session.scalars(sa.select(team_members.c.team_id).where(team_members.c.user_id == user.id))
+        return cls(user.id, False, tuple(sorted(ids)))
+
+
+@dataclass
+class QueueRow:
+    """One line of a queue page (the attributes `cursor_of` reads are a ticket's own names)."""
+
+    id: int
+    subject: str
+    status: Status
+    priority: Priority
+    created_at: datetime
+    updated_at: datetime
+    due_date: datetime | None
+    resolved_at: datetime | None
+    sla_breach_at: datetime | None
+    assigned_team_id: int | None
+    customer_name: str | None
+    customer_tier: Tier | None
+    assignees: list[str] = field(default_factory=list)
+
+
 def _active() -> sa.ColumnElement[bool]:
-    return Ticket.status.in_(list(ACTIVE))
+    return Ticket.status.in_([s.value for s in ACTIVE])
 
 
-def queue_clause(user: User, key: str) -> sa.ColumnElement[bool]:
-    mine = sa.select(ticket_assignees.c.ticket_id).where(ticket_assignees.c.user_id == user.id)
+def _scope(session: Session | None, user: User, scope: Scope | None) -> Scope:
+    if scope is not None:
+        return scope
+    if session is None:
+        session = sa.inspect(user).session
+    if session is None:
+        raise ValueError("a detached user needs an explicit Scope")
+    return Scope.of(session, user)
+
+
+def _mine(user_id: int) -> sa.ColumnElement[bool]:
+    return Ticket.id.in_(sa.select(ticket_assignees.c.ticket_id).where(ticket_assignees.c.user_id == user_id))
+
+
+def _in_my_teams(scope: Scope) -> sa.ColumnElement[bool]:
+    """The team part of what an agent may see: their teams' tickets and the general inbox (no team)."""
+    if not scope.team_ids:
+        return Ticket.assigned_team_id.is_(None)
+    return sa.or_(Ticket.assigned_team_id.in_(scope.team_ids), Ticket.assigned_team_id.is_(None))
+
+
+def visible(scope: Scope) -> sa.ColumnElement[bool]:
+    """staff_access.visible_clause with the user's teams as literals (the planner sees the real values)."""
+    if scope.everything:
+        return sa.true()
+    return sa.or_(_in_my_teams(scope), _mine(scope.user_id))
+
+
+def _unassigned() -> sa.ColumnElement[bool]:
+    # NOT EXISTS, not NOT IN: with a desk's history of assignee rows, PostgreSQL ran NOT IN as a subplan over
+    # the whole list for every active ticket (> 10 s at 1M tickets); NOT EXISTS is an anti-join.
+    return ~sa.exists().where(ticket_assignees.c.ticket_id == Ticket.id)
+
+
+def _breaching_horizon() -> datetime:
+    return datetime.now(UTC) + BREACHING_HORIZON
+
+
+def queue_clause(user: User, key: str, scope: Scope | None = None) -> sa.ColumnElement[bool]:
+    """Which tickets are in queue `key` for `user`, visibility included (each queue adds only what it needs:
+    Mine and the user's own team queues are visible by construction)."""
+    scope = _scope(None, user, scope)
     if key == "mine":
-        return sa.and_(_active(), Ticket.id.in_(mine))
+        return sa.and_(_active(), _mine(scope.user_id))
     if key == "unassigned":
-        # NOT EXISTS, not NOT IN: with a desk's history of assignee rows, PostgreSQL ran NOT IN as a subplan over
-        # the whole list for every active ticket (> 10 s at 1M tickets); NOT EXISTS is an anti-join.
-        has_assignee = sa.exists().where(ticket_assignees.c.ticket_id == Ticket.id)
-        return sa.and_(_active(), ~has_assignee)
+        # An unassigned ticket is nobody's, so "assigned to me" adds nothing to what the agent may see.
+        teams = sa.true() if scope.everything else _in_my_teams(scope)
+        return sa.and_(_active(), _unassigned(), teams)
     if key == "breaching":
         # Overdue ones first (their due date is earliest), then those due within the next hours.
-        horizon = datetime.now(UTC) + BREACHING_HORIZON
-        return sa.and_(_active(), Ticket.due_date.is_not(None), Ticket.due_date <= horizon)
+        due = sa.and_(Ticket.due_date.is_not(None), Ticket.due_date <= _breaching_horizon())
+        return sa.and_(_active(), due, visible(scope))
     if key == "waiting":
-        return Ticket.status == Status.WAITING_ON_CUSTOMER
+        return sa.and_(Ticket.status == Status.WAITING_ON_CUSTOMER, visible(scope))
     if key.startswith("team-") and key[5:].isdigit():
-        return sa.and_(_active(), Ticket.assigned_team_id == int(key[5:]))
+        team_id = int(key[5:])
+        own = scope.everything or team_id in scope.team_ids
+        return sa.and_(_active(), Ticket.assigned_team_id == team_id, sa.true() if own else visible(scope))
     if key == "all":
-        return sa.true()
+        return visible(scope)
     raise ValueError(f"unknown queue {key!r}")
 
 
@@ -83,15 +175,37 @@ def _order(sort: str, key: str) -> tuple[Any, bool]:
     return Ticket.updated_at, True
 
 
+_ROW_COLUMNS = (
+    Ticket.id,
+    Ticket.subject,
+    Ticket.status,
+    Ticket.priority,
+    Ticket.created_at,
+    Ticket.updated_at,
+    Ticket.due_date,
+    Ticket.resolved_at,
+    Ticket.sla_breach_at,
+    Ticket.assigned_team_id,
+    Customer.name,
+    Customer.tier,
+)
+
+
 def page(
     session: Session, user: User, key: str, filters: Filters, *, after: tuple[Any, int] | None = None,
-    limit: int = PAGE_SIZE,
-) -> list[Ticket]:  # fmt: skip
+    limit: int = PAGE_SIZE, scope: Scope | None = None,
+) -> list[QueueRow]:  # fmt: skip
     """One page of a queue, keyset-paginated on (sort key, id): constant cost however deep the page."""
-    if key == "all" and not sees_everything(user):
+    scope = _scope(session, user, scope)
+    if key == "all" and not scope.everything:
         raise PermissionError("the All queue is for managers")
     column, descending = _order(filters.sort, key)
-    stmt = sa.select(Ticket).where(visible_clause(user), queue_clause(user, key))
+    stmt = (
+        sa.select(*_ROW_COLUMNS)
+        .select_from(Ticket)
+        .outerjoin(Customer, Customer.id == Ticket.customer_id)
+        .where(queue_clause(user, key, scope))
+    )
     if filters.status:
         stmt = stmt.where(Ticket.status == filters.status)
     if filters.priority:
@@ -109,16 +223,22 @@ def page(
         row, bound = sa.tuple_(column, Ticket.id), sa.tuple_(value, last_id)
         stmt = stmt.where(row < bound if descending else row > bound)
     direction = (column.desc(), Ticket.id.desc()) if descending else (column.asc(), Ticket.id.asc())
-    stmt = (
-        stmt.order_by(*direction)
-        .limit(limit)
-        .options(selectinload(Ticket.assignees), selectinload(Ticket.customer), selectinload(Ticket.assigned_team))
-    )
-    return list(session.scalars(stmt))
+    rows = [QueueRow(*r) for r in session.execute(stmt.order_by(*direction).limit(limit))]
+    if rows:
+        by_id = {r.id: r for r in rows}
+        names = (
+            sa.select(ticket_assignees.c.ticket_id, User.name)
+            .join(User, User.id == ticket_assignees.c.user_id)
+            .where(ticket_assignees.c.ticket_id.in_(list(by_id)))
+            .order_by(User.name)
+        )
+        for ticket_id, name in session.execute(names):
+            by_id[ticket_id].assignees.append(name)
+    return rows
 
 
-def cursor_of(ticket: Ticket, filters: Filters, key: str) -> str:
-    column, _ = _order(filters.sort, key)
+def cursor_of(ticket: Any, filters: Filters, key: str) -> str:
+    """The keyset cursor after `ticket` (a QueueRow or a Ticket)."""
     if key == "breaching" or filters.sort == "due":
         value: Any = ticket.due_date
     elif filters.sort == "created":
@@ -146,30 +266,144 @@ def parse_cursor(raw: str | None, filters: Filters, key: str) -> tuple[Any, int]
 
 
 def search_clause(text: str) -> sa.ColumnElement[bool]:
-    """Subject, any message body, the contact's name or email, the customer's name."""
+    """Subject, any message body, the contact's name or email, the customer's name.
+
+    The ids of each kind of match are looked up on their own (a UNION), each through its own index (trigram
+    indexes on PostgreSQL), instead of OR-ing the conditions into the ticket scan: with an OR, no index can
+    serve, and every page read every ticket and every message body.
+    """
     pattern = f"%{text.strip()[:100]}%"
-    in_body = sa.select(Interaction.ticket_id).where(Interaction.body_text.ilike(pattern))
     by_contact = sa.select(Contact.id).where(sa.or_(Contact.email.ilike(pattern), Contact.name.ilike(pattern)))
     by_customer = sa.select(Customer.id).where(Customer.name.ilike(pattern))
-    return sa.or_(
-        Ticket.subject.ilike(pattern),
-        Ticket.id.in_(in_body),
-        Ticket.primary_contact_id.in_(by_contact),
-        Ticket.customer_id.in_(by_customer),
+    matches = sa.union(
+        sa.select(Ticket.id).where(Ticket.subject.ilike(pattern)),
+        sa.select(Interaction.ticket_id).where(Interaction.body_text.ilike(pattern)),
+        sa.select(Ticket.id).where(Ticket.primary_contact_id.in_(by_contact)),
+        sa.select(Ticket.id).where(Ticket.customer_id.in_(by_customer)),
     )
+    return Ticket.id.in_(matches)
 
 
-def counts(session: Session, user: User) -> dict[str, int]:
-    """Ticket counts for the queue menu, one query per queue (all indexed)."""
-    keys = [q.key for q in QUEUES if not q.managers_only or sees_everything(user)]
-    keys += [f"team-{t.id}" for t in teams_for(session, user)]
-    return {
-        key: session.scalar(
-            sa.select(sa.func.count()).select_from(Ticket).where(visible_clause(user), queue_clause(user, key))
-        )
-        or 0
-        for key in keys
+# --------------------------------------------------------------------------------------------------------
+# The menu's counts
+# --------------------------------------------------------------------------------------------------------
+
+
+def menu_keys(scope: Scope, teams: list[Any]) -> list[str]:
+    """The menu's queues: the fixed ones, then a queue per team (every team for managers, in `teams` order)."""
+    keys = [q.key for q in QUEUES if not q.managers_only or scope.everything]
+    return keys + [f"team-{t.id}" for t in teams if scope.everything or t.id in scope.team_ids]
+
+
+def count_statement(scope: Scope, keys: list[str]) -> sa.Select[Any]:
+    """Every count of the menu in one pass over the active tickets the user may see (conditional counts);
+    All, for managers, is a scalar subquery of the same statement."""
+    parts: dict[str, sa.ColumnElement[bool]] = {
+        "mine": _mine(scope.user_id),
+        "unassigned": _unassigned(),
+        "breaching": sa.and_(Ticket.due_date.is_not(None), Ticket.due_date <= _breaching_horizon()),
+        "waiting": Ticket.status == Status.WAITING_ON_CUSTOMER,
     }
+    columns: list[sa.ColumnElement[Any]] = []
+    for key in keys:
+        if key == "all":
+            columns.append(sa.select(sa.func.count()).select_from(Ticket).scalar_subquery().label(key))
+        elif key.startswith("team-"):
+            columns.append(sa.func.count().filter(Ticket.assigned_team_id == int(key[5:])).label(key))
+        else:
+            columns.append(sa.func.count().filter(parts[key]).label(key))
+    # Unassigned means "nobody's", so the assigned-to-me part of an agent's scope never adds to it; the others
+    # count within the whole visible scope.
+    stmt = sa.select(*columns).select_from(Ticket).where(_active(), visible(scope))
+    return stmt
+
+
+def _compute_counts(session: Session, scope: Scope, keys: list[str]) -> dict[str, int]:
+    row = session.execute(count_statement(scope, keys)).one()
+    return {key: int(value or 0) for key, value in zip(keys, row, strict=True)}
+
+
+def counts(
+    session: Session, user: User, *, scope: Scope | None = None, keys: list[str] | None = None,
+    cache: Redis | None = None,
+) -> dict[str, int]:  # fmt: skip
+    """Ticket counts for the queue menu: from the cache when fresh, else one aggregate statement."""
+    scope = _scope(session, user, scope)
+    keys = keys if keys is not None else menu_keys(scope, teams_for(session, user))
+    if cache is None:
+        return _compute_counts(session, scope, keys)
+    field_name = str(scope.user_id)
+    try:
+        raw = cache.hget(COUNTS_KEY, field_name)
+    except RedisError:
+        log.warning("queue counts: Redis unavailable, counting directly", exc_info=True)
+        return _compute_counts(session, scope, keys)
+    if raw is not None:
+        entry = json.loads(raw)
+        if time.time() - entry["at"] < COUNTS_TTL_SECONDS and entry["keys"] == keys:
+            return dict(entry["counts"])
+    result = _compute_counts(session, scope, keys)
+    try:
+        with cache.pipeline() as pipe:
+            pipe.hset(COUNTS_KEY, field_name, json.dumps({"at": time.time(), "keys": keys, "counts": result}))
+            pipe.expire(COUNTS_KEY, COUNTS_TTL_SECONDS)
+            pipe.execute()
+    except RedisError:
+        log.warning("queue counts: not cached", exc_info=True)
+    return result
+
+
+def forget_counts(cache: Redis) -> None:
+    cache.delete(COUNTS_KEY)
+
+
+_CHANGES = "queue_counts_stale"
+# Other per-process caches derived from tickets (e.g. the reports page's) register here to be dropped too.
+on_tickets_changed: list[Callable[[], None]] = []
+_COUNTED = (Ticket, User, Team)  # tickets move between queues; a user's or team's change moves the scope
+
+
+@sa.event.listens_for(Session, "after_flush")
+def _note_changes(session: Session, flush_context: Any) -> None:
+    if not session.info.get(_CHANGES) and any(
+        isinstance(obj, _COUNTED) for obj in (*session.new, *session.dirty, *session.deleted)
+    ):
+        session.info[_CHANGES] = True
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _forget_counts(session: Session) -> None:
+    """A committed change to tickets, users or teams drops every cached menu count (they are cheap to redo)."""
+    if not session.info.pop(_CHANGES, False):
+        return
+    for forget in on_tickets_changed:
+        forget()
+    from flask import has_app_context
+
+    if not has_app_context():
+        return
+    from ticketing.extensions import redis_conn  # not at module level: extensions imports services
+
+    try:
+        forget_counts(redis_conn())
+    except RedisError:
+        log.warning("queue counts: could not drop the cache", exc_info=True)
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    id: int
+    name: str
+    member: bool
+
+
+def teams_and_scope(session: Session, user: User) -> tuple[list[TeamRow], Scope]:
+    """Every team (by name, for the filters and bulk actions) and the user's scope, in one statement."""
+    member = sa.exists().where(team_members.c.team_id == Team.id, team_members.c.user_id == user.id)
+    teams = [TeamRow(*row) for row in session.execute(sa.select(Team.id, Team.name, member).order_by(Team.name))]
+    if sees_everything(user):
+        return teams, Scope(user.id, True, ())
+    return teams, Scope(user.id, False, tuple(sorted(t.id for t in teams if t.member)))
 
 
 def teams_for(session: Session, user: User) -> list[Team]:

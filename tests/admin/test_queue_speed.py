@@ -1,0 +1,170 @@
+"""What keeps the agent screens fast stays correct: the menu counts (one statement, cached in Redis, dropped on
+change), the queue rows (plain columns, SLA cell in Python), the search (a UNION of lookups), the lazily loaded
+customer panel and the reports page's short cache."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from redis import Redis
+
+from admin.queues import sla_cell
+from tests.conftest import login_staff
+from ticketing.domain.lifecycle import Status
+from ticketing.domain.vocab import Priority, StaffRole
+from ticketing.models import Category, Ticket
+from ticketing.services import queues, tickets
+
+PW = "staff-pass-2"
+
+
+@pytest.fixture
+def desk(db, make, redis_url):
+    billing, platform = make.team("Billing"), make.team("Platform")
+    agent = make.user(email="agent@bluehill.test", name="Priya", password=PW, teams=[billing])
+    other = make.user(email="lena@bluehill.test", name="Lena", password=PW, teams=[platform])
+    manager = make.user(email="manager@bluehill.test", name="Morgan", password=PW, role=StaffRole.MANAGER)
+    make.policy(None, None, {Priority.MEDIUM: (60, 480), Priority.HIGH: (30, 120)})
+    acme = make.customer("Acme Widgets", domains=("acme.example",))
+    jane = make.contact(acme, email="jane@acme.example", name="Jane")
+    now = datetime.now(UTC)
+    made = {
+        "mine": make.ticket(now=now - timedelta(hours=9), contact=jane, subject="Invoice wrong", team=billing),
+        "team": make.ticket(
+            now=now - timedelta(hours=1),
+            contact=jane,
+            subject="Refund please",
+            team=billing,
+            body="The quarterly totals differ",
+        ),  # fmt: skip
+        "inbox": make.ticket(now=now, contact=jane, subject="No team yet"),
+        "other": make.ticket(now=now, subject="Platform outage", team=platform),
+    }
+    tickets.add_assignee(db, made["mine"], agent, actor=None, now=now)
+    tickets.add_assignee(db, made["other"], other, actor=None, now=now)
+    db.commit()
+    return {"agent": agent, "manager": manager, "billing": billing, "platform": platform, **made}
+
+
+def menu(html: str) -> dict[str, int]:
+    """The queue menu's badges: title -> count."""
+    found = re.findall(r'list-group-item-action[^>]*>([^<]+?) <span class="badge badge-light">(\d+)</span>', html)
+    return {title.strip(): int(n) for title, n in found}
+
+
+def shown_ids(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'<td class="subject"><a href="/admin/ticket/(\d+)"', html)]
+
+
+def test_counts_are_one_statement_matching_every_queue(db, desk) -> None:
+    for who in ("agent", "manager"):
+        user = desk[who]
+        teams, scope = queues.teams_and_scope(db, user)
+        keys = queues.menu_keys(scope, teams)
+        counted = queues.counts(db, user, scope=scope, keys=keys)
+        for key in keys:
+            rows = queues.page(db, user, key, queues.Filters(), limit=1000, scope=scope)
+            assert counted[key] == len(rows), (who, key)
+    agent_counts = queues.counts(db, desk["agent"])
+    assert agent_counts["mine"] == 1 and agent_counts["unassigned"] == 2  # Refund please, No team yet
+    assert "all" not in agent_counts and f"team-{desk['platform'].id}" not in agent_counts
+    assert queues.counts(db, desk["manager"])["all"] == 4
+
+
+def test_menu_counts_come_from_redis_until_a_ticket_changes(client, db, desk, redis_url) -> None:
+    login_staff(client, "agent@bluehill.test", PW)
+    first = client.get("/admin/queues/mine").get_data(as_text=True)
+    assert menu(first)["My tickets"] == 1 and menu(first)["Billing"] == 2
+    assert Redis.from_url(redis_url).hexists(queues.COUNTS_KEY, str(desk["agent"].id))
+    # A stale cache entry is what the page shows until it expires ...
+    cache = Redis.from_url(redis_url)
+    entry = cache.hget(queues.COUNTS_KEY, str(desk["agent"].id))
+    cache.hset(queues.COUNTS_KEY, str(desk["agent"].id), entry.replace(b'"mine": 1', b'"mine": 7'))
+    assert menu(client.get("/admin/queues/mine").get_data(as_text=True))["My tickets"] == 7
+    # ... and any committed ticket change drops it: the next page counts again.
+    tickets.add_assignee(db, desk["team"], desk["agent"], actor=None, now=datetime.now(UTC))
+    db.commit()
+    assert not cache.exists(queues.COUNTS_KEY)
+    assert menu(client.get("/admin/queues/mine").get_data(as_text=True))["My tickets"] == 2
+
+
+def test_queue_pages_show_rows_filters_and_keyset_pages(client, db, make, desk) -> None:
+    login_staff(client, "manager@bluehill.test", PW)
+    page = client.get("/admin/queues/all").get_data(as_text=True)
+    # The assignments touched "mine" and "other" last (same moment as "inbox": ties go by id, newest first).
+    newest_first = [desk[k].id for k in ("other", "inbox", "mine", "team")]
+    assert shown_ids(page) == newest_first and "Next page" not in page
+    row = page[page.index(f'aria-label="Select #{desk["mine"].id}"') :].split("</tr>")[0]
+    assert "Acme Widgets" in row and "tier-standard" in row and "Priya" in row and "Billing" in row
+    filtered = client.get("/admin/queues/all", query_string={"team": desk["billing"].id}).get_data(as_text=True)
+    assert shown_ids(filtered) == [desk["mine"].id, desk["team"].id]
+    for n in range(queues.PAGE_SIZE):
+        make.ticket(now=datetime.now(UTC) - timedelta(days=2, minutes=n), subject=f"Old {n}")
+    db.commit()
+    first = client.get("/admin/queues/all").get_data(as_text=True)
+    assert len(shown_ids(first)) == queues.PAGE_SIZE and "Next page" in first
+    after = re.search(r'href="(/admin/queues/all\?after=[^"]+)"', first).group(1).replace("&amp;", "&")
+    rest = shown_ids(client.get(after).get_data(as_text=True))
+    assert len(rest) == 4 and not set(rest) & set(shown_ids(first))
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("quarterly totals", {"team"}), ("jane@acme", {"mine", "team", "inbox"}), ("Widgets", {"mine", "team", "inbox"}),
+     ("outage", {"other"}), ("nothing like this", set())],
+)  # fmt: skip
+def test_search_matches_subject_body_contact_and_customer(client, desk, query, expected) -> None:
+    login_staff(client, "manager@bluehill.test", PW)
+    page = client.get("/admin/queues/all", query_string={"q": query}).get_data(as_text=True)
+    assert set(shown_ids(page)) == {desk[k].id for k in expected}
+
+
+def test_sla_cell_says_what_the_macro_said() -> None:
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+    def row(status: Status = Status.OPEN, **kw) -> queues.QueueRow:
+        values = {"due_date": None, "resolved_at": None, "sla_breach_at": None, **kw}
+        return queues.QueueRow(1, "s", status, Priority.LOW, now, now, assigned_team_id=None, customer_name=None,
+                               customer_tier=None, **values)  # fmt: skip
+
+    assert sla_cell(row(sla_breach_at=now), now).text == "Breached"
+    done = {"due_date": now, "resolved_at": now + timedelta(minutes=1)}
+    assert sla_cell(row(Status.RESOLVED, **done), now).text == "Resolved late"
+    assert sla_cell(row(Status.CLOSED, due_date=now, resolved_at=now), now).text == "Met"
+    assert sla_cell(row(Status.RESOLVED), now).text == "—"
+    assert sla_cell(row(Status.WAITING_ON_CUSTOMER), now).text == "Paused"
+    assert sla_cell(row(), now).text == "no SLA"
+    overdue = sla_cell(row(due_date=now - timedelta(days=1, hours=2)), now)
+    assert (overdue.css, overdue.text) == ("badge badge-danger", "Overdue 1d 2h")
+    soon = sla_cell(row(due_date=now + timedelta(hours=3, minutes=5)), now)
+    assert (soon.css, soon.text, soon.title) == ("badge badge-warning", "3h 5m left", "Due Mon 02 Mar 15:05 UTC")
+    assert sla_cell(row(due_date=now + timedelta(minutes=50)), now).text == "50m left"
+    assert sla_cell(row(due_date=now + timedelta(hours=30)), now).css == "text-nowrap"
+
+
+def test_customer_panel_follows_the_workspace(client, db, desk) -> None:
+    login_staff(client, "agent@bluehill.test", PW)
+    ticket = desk["mine"]
+    page = client.get(f"/admin/ticket/{ticket.id}").get_data(as_text=True)
+    assert f'hx-get="/admin/ticket/{ticket.id}/customer"' in page and "Open tickets" not in page
+    panel = client.get(f"/admin/ticket/{ticket.id}/customer").get_data(as_text=True)
+    assert "Acme Widgets" in panel and "jane@acme.example" in panel
+    assert "Open tickets (2)" in panel and "Refund please" in panel and "No team yet" in panel
+    assert client.get(f"/admin/ticket/{desk['other'].id}/customer").status_code == 404  # another team's ticket
+
+
+def test_reports_page_cache_drops_on_a_ticket_change(client, db, desk) -> None:
+    login_staff(client, "manager@bluehill.test", PW)
+    today = datetime.now(UTC).date()
+    span = {"start": (today - timedelta(days=3)).isoformat(), "end": today.isoformat()}
+    assert "Outages" not in client.get("/admin/reports/by_category.csv", query_string=span).get_data(as_text=True)
+    category = Category(name="Outages")
+    db.add(category)
+    db.get(Ticket, desk["other"].id).category = category
+    db.commit()
+    csv = client.get("/admin/reports/by_category.csv", query_string=span).get_data(as_text=True)
+    assert '"Outages",1' in csv
+    assert db.scalar(sa.select(sa.func.count()).select_from(Ticket)) == 4
