@@ -6,9 +6,12 @@ python worker.py cron       the periodic scheduler (SLA sweep every SLA_SWEEP_SE
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
 from typing import Any
 
+import redis
 from rq import Queue, SimpleWorker
 from rq.cron import CronScheduler
 
@@ -27,12 +30,34 @@ class AppWorker(SimpleWorker):
             db.session.remove()
 
 
+log = logging.getLogger("worker")
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
 def run_worker(burst: bool = False) -> None:
     app = create_app()
     with app.app_context():
         conn = redis_conn()
-        worker = AppWorker([Queue(app.config["RQ_QUEUE"], connection=conn)], connection=conn)
-        worker.work(with_scheduler=True, burst=burst)
+        while True:
+            worker = AppWorker([Queue(app.config["RQ_QUEUE"], connection=conn)], connection=conn)
+            worker.work(with_scheduler=True, burst=burst)
+            if burst or worker._stop_requested:
+                return
+            # RQ retries a lost Redis while waiting for work, but not while finishing a job: it logs "unhandled
+            # exception, quitting" and returns. A restarted Redis must not stop the worker for good: wait for it
+            # and start afresh (the job it was finishing is left to the abandoned-job sweep).
+            log.error("the worker stopped on an error (Redis lost?); starting a new one once Redis answers")
+            _wait_for_redis(conn)
+            time.sleep(1)
+
+
+def _wait_for_redis(conn: Any) -> None:
+    while True:
+        try:
+            conn.ping()
+            return
+        except REDIS_ERRORS:
+            time.sleep(1)
 
 
 def run_cron() -> None:

@@ -35,6 +35,7 @@ import ticketing.services.webhooks  # noqa: F401 - registers the webhook outbox
 from tests.conftest import BACKEND, PG_URL_BASE
 from tests.mail.conftest import MAIL_CONFIG, free_port
 from tests.webhooks.conftest import receiver  # noqa: F401 - a real HTTP receiver on loopback
+from ticketing.extensions import db as _db
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,7 +62,7 @@ def wait_until(check: Callable[[], Any], what: str, timeout: float = 30, every: 
 def worker_env(app: Flask, **overrides: str) -> dict[str, str]:
     keys = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI", "REDIS_URL": "REDIS_URL", "SMTP_URL": "SMTP_URL",
             "MAIL_FROM": "MAIL_FROM", "SECRET_KEY": "SECRET_KEY", "ATTACHMENT_DIR": "ATTACHMENT_DIR",
-            "BASE_URL": "BASE_URL"}  # fmt: skip
+            "BASE_URL": "BASE_URL", "INBOUND_SECRET": "INBOUND_SECRET"}  # fmt: skip
     return {**os.environ, **{env: str(app.config.get(key) or "") for env, key in keys.items()}, **overrides}
 
 
@@ -73,14 +74,28 @@ class Workers:
     app: Flask
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bluehill-faults-")))
+    apps: list[Flask] = field(default_factory=list)
 
     def start(self, mode: str = "worker", **env: str) -> subprocess.Popen[bytes]:
+        return self.spawn([sys.executable, "worker.py", mode], env=worker_env(self.app, **env))
+
+    def spawn(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         log = (self.logs / f"worker-{len(self.started)}.log").open("wb")
-        proc = subprocess.Popen([sys.executable, "worker.py", mode], cwd=ROOT, env=worker_env(self.app, **env),
-                                start_new_session=True, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.started.append(proc)
         return proc
+
+    def app_with(self, **config: Any) -> Flask:
+        """Another app on the same database (e.g. on another Redis), for running a sweeper against it."""
+        from ticketing.app import create_app
+
+        keys = ("TESTING", "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "SECRET_KEY", "ATTACHMENT_DIR", *MAIL_CONFIG)
+        # The limiter is one global object: keep its storage on the session's Redis, or later tests lose it.
+        keys = (*keys, "RATELIMIT_STORAGE_URI")
+        other = create_app({**{key: self.app.config[key] for key in keys}, **config})
+        self.apps.append(other)
+        return other
 
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -112,6 +127,9 @@ class Workers:
     def close(self) -> None:
         for proc in self.started:
             self.kill(proc)
+        for other in self.apps:
+            with other.app_context():
+                _db.engine.dispose()
         shutil.rmtree(self.logs, ignore_errors=True)
 
 
