@@ -155,9 +155,11 @@ def seed(url: str, redis_url: str, customers: int, agents: int, tickets_count: i
             people.append(contact)
         session.add_all(companies)
         session.flush()
+        # The bench's agents, and the demo's (so that every team has someone even with a few --agents).
+        players = list(session.scalars(sa.select(User).where(User.role == StaffRole.AGENT).order_by(User.id)))
         played = min(tickets_count, templates)
         for n in range(played):
-            demo._play_ticket(session, rng, n, now, companies, teams, staff, categories)
+            demo._play_ticket(session, rng, n, now, companies, teams, players, categories)
         session.flush()
         template_ids = list(session.scalars(sa.select(Ticket.id).order_by(Ticket.id)))
         watched = []
@@ -857,9 +859,11 @@ def run_load(args: argparse.Namespace, url: str, redis_url: str, seeded: Seeded,
         errors = report_errors(stats)
         report_live_vs_static(stats, signed_in, ended)
         cores = os.cpu_count() or 1
+        served = sum(len(window(stats, route, signed_in, ended)) for route in stats.latencies)
         print(
-            f"CPU in the load phase: web processes {web_cpu:.1f} s, this load generator {own_cpu:.1f} s, of "
-            f"{(ended - signed_in) * cores:.0f} core-s (load average now {benchkit.load_average()})"
+            f"CPU in the load phase: web processes {web_cpu:.1f} s ({web_cpu / max(served, 1) * 1000:.1f} ms per "
+            f"request), this load generator {own_cpu:.1f} s, of {(ended - signed_in) * cores:.0f} core-s (load "
+            f"average now {benchkit.load_average()}: other work on the machine shows up in the latencies)"
         )
         drain_started = time.monotonic()
         while conn.llen("rq:queue:default") or _busy_workers(conn):

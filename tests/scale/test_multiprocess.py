@@ -171,7 +171,7 @@ def test_ticket_life_cycle_across_two_web_processes_and_two_workers(cluster, smt
     resolved = agent.post(f"{web2}/admin/ticket/{ticket_id}/properties", allow_redirects=False,
                           data={"csrf_token": csrf_token(workspace.text), "status": "resolved"})  # fmt: skip
     assert resolved.status_code == 303
-    assert "Resolved" in customer.get(f"{web1}/tickets/{ticket_id}").text
+    assert '<span class="badge status-resolved">Resolved</span>' in customer.get(f"{web1}/tickets/{ticket_id}").text
     wait_for(lambda: len(sent_to(sink, CONTACT)) >= 3, "the resolved notice", group)
     subjects = [str(m["Subject"]) for m in sent_to(sink, CONTACT)]
     assert len(subjects) == 3, subjects  # acknowledgement, reply, resolved notice: each sent exactly once
