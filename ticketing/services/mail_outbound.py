@@ -38,30 +38,19 @@ def one_line(value: str, limit: int = 300) -> str:
     return " ".join(value.replace("\r", " ").replace("\n", " ").split())[:limit]
 
 
-def _thread_ids(session: Session, ticket: Ticket) -> list[str]:
-    """Message-IDs of the conversation, oldest first (root first), for References."""
-    rows = session.scalars(
-        sa.select(Interaction.message_id)
+def _thread(session: Session, ticket: Ticket) -> tuple[list[str], str | None]:
+    """Message-IDs of the conversation, oldest first (root first), for References; and the customer's latest one
+    (In-Reply-To). One query."""
+    rows = session.execute(
+        sa.select(Interaction.message_id, Interaction.type)
         .where(Interaction.ticket_id == ticket.id, Interaction.message_id.is_not(None))
         .order_by(Interaction.created_at, Interaction.id)
     ).all()
-    ids = list(dict.fromkeys([*([ticket.email_thread_id] if ticket.email_thread_id else []), *filter(None, rows)]))
+    last_inbound = next((m for m, kind in reversed(rows) if kind == InteractionType.EMAIL_INBOUND), None)
+    ids = list(dict.fromkeys([*([ticket.email_thread_id] if ticket.email_thread_id else []), *(m for m, _ in rows)]))
     if len(ids) > MAX_REFERENCES:  # keep the root and the most recent ones
         ids = [ids[0], *ids[-(MAX_REFERENCES - 1) :]]
-    return ids
-
-
-def _last_inbound_id(session: Session, ticket: Ticket) -> str | None:
-    return session.scalar(
-        sa.select(Interaction.message_id)
-        .where(
-            Interaction.ticket_id == ticket.id,
-            Interaction.type == InteractionType.EMAIL_INBOUND,
-            Interaction.message_id.is_not(None),
-        )
-        .order_by(Interaction.created_at.desc(), Interaction.id.desc())
-        .limit(1)
-    )
+    return ids, last_inbound
 
 
 def _recipients(ticket: Ticket) -> tuple[str | None, list[str]]:
@@ -75,11 +64,11 @@ def _queue(
     body_html: str | None, policy: MailPolicy, now: datetime, message_id: str | None = None,
     interaction: Interaction | None = None,
 ) -> OutboundMessage:  # fmt: skip
-    thread = _thread_ids(session, ticket)
+    thread, last_inbound = _thread(session, ticket)
     message_id = message_id or mail_tokens.new_message_id(ticket.id, policy.message_domain)
     outbound = OutboundMessage(
         ticket_id=ticket.id, interaction_id=interaction.id if interaction else None, kind=kind, message_id=message_id,
-        in_reply_to=_last_inbound_id(session, ticket) or (thread[-1] if thread else None),
+        in_reply_to=last_inbound or (thread[-1] if thread else None),
         references=" ".join(f"<{i}>" for i in thread) or None, from_address=policy.support_address,
         reply_to=mail_tokens.reply_address(policy.support_address, ticket.id, policy.token_secret), to_address=to,
         cc=", ".join(cc) or None, subject=one_line(mail_tokens.subject_with_token(ticket.subject, ticket.id), 400),
