@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from flask import Flask, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+
+from ticketing.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +25,18 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def database_down(exc: OperationalError) -> ResponseReturnValue:
         log.error("database unavailable: %s", exc.orig)
-        return render_template(
-            "errors/error.html",
-            code=503,
-            title="Temporarily unavailable",
-            message="We can't reach our database right now. Please try again in a moment.",
-        ), 503
+        with contextlib.suppress(Exception):
+            db.session.rollback()  # the connection is dead; the pool's pre-ping replaces it later
+        # A static page: the site template's context (the logged-in user, branding) would query the database
+        # again, fail inside this handler and end in a bare 500.
+        return DATABASE_DOWN_PAGE, 503, {"Content-Type": "text/html; charset=utf-8", "Retry-After": "10"}
+
+
+DATABASE_DOWN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Temporarily unavailable</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}</style>
+</head><body><main><h1>Temporarily unavailable</h1>
+<p>We can't reach our database right now. Please try again in a moment.</p>
+<p style="color:#666">Error 503</p></main></body></html>
+"""
