@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from ticketing.extensions import db
+from ticketing.auth import end_session, start_session
+from ticketing.extensions import db, limiter
 from ticketing.models import User
 from ticketing.redirects import safe_next
 
@@ -22,14 +22,19 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()])
 
 
+def _email_key() -> str:
+    return "agent:" + ((request.form.get("email") or "").strip().lower()[:254] or "-")
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])  # per address
+@limiter.limit("5 per 5 minutes", methods=["POST"], key_func=_email_key)  # per account, from any address
 def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
         user = db.session.scalar(sa.select(User).where(User.email == form.email.data.strip().lower()))
         if user is not None and user.active and user.check_password(form.password.data):
-            session.clear()  # a fresh session at sign-in: no fixation
-            login_user(user)
+            start_session(user)  # a fresh session at sign-in: no fixation
             return redirect(safe_next(request.args.get("next"), url_for("admin.index")))
         flash("Wrong email or password.", "danger")
     return render_template("agent/login.html", form=form), 200 if request.method == "GET" else 401
@@ -37,6 +42,5 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    logout_user()
-    session.clear()
+    end_session()
     return redirect(url_for("agent_auth.login"))

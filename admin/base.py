@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from flask import redirect, request, url_for
+from flask import abort, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.filters import FilterConverter
@@ -15,6 +15,10 @@ from flask_login import current_user
 from werkzeug.exceptions import Forbidden
 
 from ticketing.domain.vocab import StaffRole
+from ticketing.redirects import has_control_characters
+
+# Where a screen sends you back to afterwards (Flask-Admin's ?url=, the queues' back=, sign-in's next=).
+RETURN_ADDRESS_PARAMS = ("url", "back", "next")
 
 
 def staff_role() -> StaffRole | None:
@@ -31,6 +35,12 @@ class GatedMixin:
     def is_accessible(self) -> bool:
         role = staff_role()
         return role is not None and role in self.roles
+
+    def _handle_view(self, name: str, **kwargs: Any) -> Any:
+        # A return address with a CR/LF would reach the Location header and fail there (a 500): refuse it up front.
+        if any(has_control_characters(v) for p in RETURN_ADDRESS_PARAMS for v in request.values.getlist(p)):
+            abort(400, "That return address is not valid.")
+        return super()._handle_view(name, **kwargs)  # type: ignore[misc]
 
     def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
         if staff_role() is None:

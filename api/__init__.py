@@ -7,6 +7,7 @@ Wiring (ticketing/app.py, create_app): `from api import init_app as init_api; in
 from __future__ import annotations
 
 from flask import Blueprint, Flask
+from flask_limiter.util import get_remote_address
 
 from api import auth, errors, openapi
 from ticketing.extensions import csrf, limiter
@@ -16,6 +17,10 @@ errors.register(bp)
 bp.before_request(auth.authenticate)
 # One budget per token across every endpoint (by the token's public prefix), kept in Redis like the others.
 limiter.shared_limit(auth.rate_limit, scope="api", key_func=auth.rate_limit_key)(bp)
+# Only failed authentications count here (per address): the per-token budget above cannot stop token guessing, as
+# every guess names a prefix of its own.
+limiter.shared_limit(auth.auth_failure_limit, scope="api-auth-failures", key_func=get_remote_address,
+                     deduct_when=auth.is_auth_failure)(bp)  # fmt: skip
 openapi.register(bp)
 
 from api.resources import contacts, customers, forms, interactions, me, tickets, time_entries  # noqa: E402

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, g, request
+from flask import Response, current_app, g, request
 from flask_limiter.util import get_remote_address
 
 from api.errors import ApiError
@@ -18,6 +18,9 @@ from ticketing.models.api_tokens import ApiToken
 from ticketing.services import api_tokens
 
 DEFAULT_RATE_LIMIT = "600 per minute"
+# Failed authentications per client address; past it, every request from there gets 429 until the window moves on
+# (whatever token it carries), so guessing tokens is throttled as well as hopeless.
+DEFAULT_AUTH_FAILURE_LIMIT = "30 per minute"
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,14 @@ def rate_limit_key() -> str:
 
 def rate_limit() -> str:
     return str(current_app.config.get("API_RATE_LIMIT") or DEFAULT_RATE_LIMIT)
+
+
+def auth_failure_limit() -> str:
+    return str(current_app.config.get("API_AUTH_FAILURE_LIMIT") or DEFAULT_AUTH_FAILURE_LIMIT)
+
+
+def is_auth_failure(response: Response) -> bool:
+    return response.status_code == 401
 
 
 def authenticate() -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import login_user, logout_user
 
 from portal import bp
 from portal.forms import ForgotForm, LoginForm, NewPasswordForm
 from portal.guards import current_contact
+from ticketing.auth import end_session, start_session
 from ticketing.extensions import db, limiter, mail_policy
 from ticketing.models import utcnow
 from ticketing.redirects import safe_next
@@ -30,8 +30,7 @@ def login() -> ResponseReturnValue:
     if form.validate_on_submit():
         contact = accounts.authenticate(db.session, form.email.data, form.password.data)
         if contact is not None:
-            session.clear()  # a new session at sign-in: nothing from before carries over
-            login_user(contact)
+            start_session(contact)  # a new session: nothing from before carries over
             return redirect(safe_next(request.args.get("next"), url_for("portal.tickets")))
         flash("That email and password don't match an account.", "danger")
         return render_template("portal/login.html", form=form), 401
@@ -40,8 +39,7 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    logout_user()
-    session.clear()
+    end_session()
     flash("You are signed out.", "info")
     return redirect(url_for("portal.login"))
 
@@ -76,8 +74,7 @@ def choose_password(token: str, purpose: str) -> ResponseReturnValue:
     if form.validate_on_submit():
         accounts.set_password(contact, form.password.data)
         db.session.commit()
-        session.clear()
-        login_user(contact)
+        start_session(contact)
         flash("Your password is set.", "success")
         return redirect(url_for("portal.tickets"))
     return render_template("portal/choose_password.html", form=form, purpose=purpose)
