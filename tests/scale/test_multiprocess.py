@@ -39,6 +39,7 @@ pytestmark = [
 SECRET, INBOUND = "scale-test-secret", "scale-inbound-secret"
 CONTACT, CONTACT_PASSWORD = "jane@acme.example", "portal-pass-123"
 ADMIN, ADMIN_PASSWORD = "admin@bluehill.test", "admin-pass-123"
+MANAGER = "manager@bluehill.test"
 FORM = DEMO_FORMS[0]  # report-a-bug: long texts, a select, an optional file
 
 
@@ -58,6 +59,7 @@ def seed(url: str) -> None:
         customer = make.customer("Acme", domains=("acme.example",))
         make.contact(customer, email=CONTACT, name="Jane Roe", password=CONTACT_PASSWORD)
         make.user(role=StaffRole.ADMIN, email=ADMIN, name="Alex Admin", password=ADMIN_PASSWORD)
+        make.user(role=StaffRole.MANAGER, email=MANAGER, name="Morgan Lee", password=ADMIN_PASSWORD)
         fields = {key: FORM[key] for key in ("slug", "name", "description", "fields", "priority", "tags")}
         session.add(IntakeForm(**fields, public=True))
         session.commit()
@@ -144,6 +146,16 @@ def test_ticket_life_cycle_across_two_web_processes_and_two_workers(cluster, smt
     assert "Export crashes on big files" in agent.get(f"{web2}/admin/queues/all").text
     workspace = agent.get(f"{web2}/admin/ticket/{ticket_id}")
     assert workspace.status_code == 200
+    # A colleague opening it on web 1 shows up in the presence notice the admin's page polls on web 2.
+    colleague = requests.Session()
+    sign_in(colleague, web1, "/agent/login", MANAGER, ADMIN_PASSWORD)
+    assert colleague.get(f"{web1}/admin/ticket/{ticket_id}").status_code == 200
+    presence = agent.post(
+        f"{web2}/admin/ticket/{ticket_id}/presence",
+        data={"state": "replying"},
+        headers={"X-CSRFToken": csrf_token(workspace.text)},
+    )
+    assert "<strong>Morgan Lee</strong> is viewing this ticket" in presence.text
     replied = agent.post(f"{web2}/admin/ticket/{ticket_id}/compose", allow_redirects=False, data={
         "csrf_token": csrf_token(workspace.text), "kind": "reply", "body": "Fixed in 2.1: please retry."})  # fmt: skip
     assert replied.status_code == 303
