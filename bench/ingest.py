@@ -1110,7 +1110,8 @@ def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
     conn = redis()
     try:
         deadline = time.monotonic() + 120
-        while not Worker.all(connection=conn):
+        # Its own registration (by pid): a stray worker on the same queue must not count as ready.
+        while not any(w.pid == proc.pid for w in Worker.all(connection=conn)):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"worker.py did not start:\n{log.read_text(errors='replace')[-3000:]}")
             time.sleep(0.05)
@@ -1461,7 +1462,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _exit_on_sigterm(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)  # runs the finally blocks: the worker subprocess and temporary files go too
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = parse_args(argv)
     started = time.perf_counter()
     print("Email ingest benchmark")

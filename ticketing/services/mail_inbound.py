@@ -53,9 +53,15 @@ MAX_MERGE_HOPS = 20
 # --- step 1: store -------------------------------------------------------------------------------------------
 
 
+def _header_block(raw: bytes, limit: int = 262144) -> bytes:
+    """The bytes up to the first empty line (the header block), at most `limit` of them."""
+    ends = [i for i in (raw.find(b"\r\n\r\n", 0, limit), raw.find(b"\n\n", 0, limit)) if i >= 0]
+    return raw[: min(ends) + 2] if ends else raw[:limit]
+
+
 def message_key(raw: bytes) -> tuple[str, str | None, str | None]:
     """The dedup key (Message-ID, else a stable hash), plus From and Subject for the admin list."""
-    headers = _HEADERS.parsebytes(raw[:262144])  # headers only: cheap, and a broken body can't stop the store
+    headers = _HEADERS.parsebytes(_header_block(raw))  # a broken (or huge) body can't stop or slow the store
     key = normalise_message_id(str(headers.get("Message-ID") or ""))
     sender, subject = headers.get("From"), headers.get("Subject")
     return (
@@ -77,18 +83,18 @@ def store_raw(
     key, sender, subject = message_key(raw)
     # INSERT ... ON CONFLICT DO NOTHING: a concurrent connector storing the same message loses quietly, with
     # no SAVEPOINT (pysqlite commits on releasing one, which would break the caller's batching).
-    new_id = session.scalar(
+    row = session.scalar(
         _insert(session)(InboundMessage)
         .values(message_key=key, raw=raw, size=len(raw), source=source, mailbox_id=mailbox_id,
                 from_address=sender, subject=subject, received_at=now, status=InboundStatus.RECEIVED, attempts=0)
         .on_conflict_do_nothing(index_elements=["message_key"])
-        .returning(InboundMessage.id)
+        .returning(InboundMessage)
     )  # fmt: skip
-    if new_id is None:
+    if row is None:
         return session.scalars(sa.select(InboundMessage).where(InboundMessage.message_key == key)).one(), False
     if enqueue:
-        events.defer_batch(session, "ticketing.jobs.process_inbound_batch", new_id)
-    return session.get_one(InboundMessage, new_id), True
+        events.defer_batch(session, "ticketing.jobs.process_inbound_batch", row.id)
+    return row, True
 
 
 # --- step 2: process -----------------------------------------------------------------------------------------
