@@ -167,6 +167,16 @@ SEED = 1  # the request order within each round
 # fewer requests by default (a round of all jobs costs ~0.5 s of server time even on tiny fills).
 SMOKE_TICKETS, SMOKE_REQUESTS, SMOKE_WARMUP = 50_000, 25, 5
 REPORT_START, REPORT_END = (NOW - timedelta(days=365)).date(), NOW.date()  # the page's ?start=&end= (end inclusive)
+KEPT_TABLE = "bench_agent_fill"  # --keep-db: what was filled (size, history, NOW), so a rerun can reuse it
+
+
+def set_now(now: datetime) -> None:
+    """A reused fill (--keep-db) keeps the NOW it was filled at: its stamps, report range and workspace age."""
+    global NOW, REPORT_START, REPORT_END
+    NOW = now
+    REPORT_START, REPORT_END = (NOW - timedelta(days=365)).date(), NOW.date()
+
+
 CUSTOMER_TEXT = (
     "we exported the monthly figures again this morning and the totals in the CSV still differ from the ones on "
     "the invoice. The difference is in the tax column for the second half of the month; the numbers from our "
@@ -691,18 +701,100 @@ def fill(url: str, dialect: str, tickets: int, password_hash: str, history: bool
         else:
             with engine.begin() as conn:
                 analyze_seconds, _ = timed(lambda: conn.exec_driver_sql("ANALYZE"))
-        with engine.connect() as conn:
-            counts = {
-                table.name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() for table in FILLED
-            }
-            t = Ticket.__table__
-            counts["active tickets"] = conn.execute(
-                sa.select(sa.func.count()).select_from(t).where(sa.text(f"status IN {ACTIVE_SQL}"))
-            ).scalar_one()
+        counts = count_rows(engine)
     finally:
         engine.dispose()
     assert counts["ticket"] == tickets and counts["interaction"] == 2 * tickets + len(FOLLOW_UPS) - 1, counts
     return Fill(tickets, counts, workspace_id, fill_seconds, index_seconds, analyze_seconds)
+
+
+def count_rows(engine: sa.Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        counts = {
+            table.name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() for table in FILLED
+        }
+        t = Ticket.__table__
+        counts["active tickets"] = conn.execute(
+            sa.select(sa.func.count()).select_from(t).where(sa.text(f"status IN {ACTIVE_SQL}"))
+        ).scalar_one()
+    return counts
+
+
+# --keep-db: a filled database survives the run and a later run with the same size reuses it (a 1M fill takes
+# minutes). The kept table records what was filled; indexes are brought in line with the models on reuse.
+
+
+def kept_fill(url: str, tickets: int, history: bool) -> Fill | None:
+    """The fill recorded in a kept database, when it matches (size and history); sets NOW to its fill time."""
+    engine = sa.create_engine(url)
+    try:
+        if not sa.inspect(engine).has_table(KEPT_TABLE):
+            return None
+        with engine.connect() as conn:
+            row = conn.exec_driver_sql(f"SELECT tickets, history, filled_now, workspace_id FROM {KEPT_TABLE}").first()
+        if row is None or row[0] != tickets or bool(row[1]) != history:
+            return None
+        set_now(datetime.fromisoformat(row[2]))
+        created, dropped = sync_indexes(engine)
+        if created or dropped:
+            print(f"    kept database: indexes created {created or '-'}, dropped {dropped or '-'}", flush=True)
+        counts = count_rows(engine)
+    finally:
+        engine.dispose()
+    return Fill(tickets, counts, row[3], 0.0, 0.0, 0.0)
+
+
+def record_fill(url: str, filled: Fill, history: bool) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {KEPT_TABLE}")
+            conn.exec_driver_sql(
+                f"CREATE TABLE {KEPT_TABLE} (tickets integer, history integer, filled_now varchar(40), "
+                "workspace_id integer)"
+            )
+            conn.execute(
+                sa.text(f"INSERT INTO {KEPT_TABLE} VALUES (:n, :h, :now, :w)"),
+                {"n": filled.tickets, "h": int(history), "now": NOW.isoformat(), "w": filled.workspace_id},
+            )
+    finally:
+        engine.dispose()
+
+
+def sync_indexes(engine: sa.Engine) -> tuple[list[str], list[str]]:
+    """Create the models' indexes missing from a kept database and drop the ones the models no longer declare."""
+    declared = {index.name: index for table in FILLED for index in table.indexes}
+    inspector = sa.inspect(engine)
+    present = {
+        index["name"]
+        for table in FILLED
+        for index in inspector.get_indexes(table.name)
+        if not index.get("duplicates_constraint")
+    }
+    created, dropped = [], []
+    with engine.begin() as conn:
+        for name in sorted(present - set(declared)):
+            if name:
+                conn.exec_driver_sql(f'DROP INDEX "{name}"')
+                dropped.append(name)
+        for name, index in declared.items():
+            if name not in present:
+                index.create(conn)
+                created.append(str(name))
+    if created:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
+    return created, dropped
+
+
+def forget_history(target: Target) -> None:
+    """Take the history probe's assignee rows out of a kept database again (the fill has active tickets' only)."""
+    with target.engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"DELETE FROM ticket_assignee WHERE ticket_id IN (SELECT id FROM ticket WHERE status NOT IN {ACTIVE_SQL})"
+        )
+    with target.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE ticket_assignee" if target.dialect == "postgresql" else "ANALYZE")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -1017,8 +1109,14 @@ def prepare_target(
     backend: str, url: str, dialect: str, tickets: int, args: argparse.Namespace, password_hash: str
 ) -> Target:
     benchkit.create_schema(url, {"REDIS_URL": REDIS_URL, "SECRET_KEY": "bench"})
-    print(f"[{backend}] filling {tickets:,} tickets ...", flush=True)
-    filled = fill(url, dialect, tickets, password_hash, args.assignee_history)
+    filled = kept_fill(url, tickets, args.assignee_history) if args.keep_db else None
+    if filled is not None:
+        print(f"[{backend}] reusing the kept fill of {tickets:,} tickets (now = {NOW.isoformat()})", flush=True)
+    else:
+        print(f"[{backend}] filling {tickets:,} tickets ...", flush=True)
+        filled = fill(url, dialect, tickets, password_hash, args.assignee_history)
+        if args.keep_db:
+            record_fill(url, filled, args.assignee_history)
     print(
         f"[{backend}] {filled.tickets:,} tickets ({filled.counts['active tickets']:,} active), "
         f"{filled.counts['interaction']:,} interactions, {filled.counts['ticket_assignee']:,} assignee rows: fill "
@@ -1406,6 +1504,18 @@ def history_probe(target: Target, timeout: float) -> list[str]:
 # --------------------------------------------------------------------------------------------------------
 
 
+def ensure_pg_database(base: sa.URL, name: str) -> str:
+    """The database `name`, created when missing and kept (--keep-db); returns its URL."""
+    admin = benchkit.pg_admin(base)
+    try:
+        with admin.connect() as conn:
+            if conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).first() is None:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 # --------------------------------------------------------------------------------------------------------
 # Output.
 # --------------------------------------------------------------------------------------------------------
@@ -1580,6 +1690,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--probe-timeout", type=float, default=10.0, help="per statement in the assignee history probe (default 10 s)"
     )
     parser.add_argument("--explain", action="store_true", help="print the plan of every route's slowest statement")
+    parser.add_argument(
+        "--keep-db",
+        metavar="NAME",
+        help="keep the filled databases (PostgreSQL database NAME, SQLite file NAME.sqlite3 in the temp directory) "
+        "and reuse them on a later run of the same size instead of filling again",
+    )
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(args.backends) - {"sqlite", "postgresql"}
@@ -1621,8 +1737,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(prefix="bench_agent_") as tmp:
             try:
                 for backend in args.backends:
-                    if backend == "postgresql":
+                    if backend == "postgresql" and args.keep_db:
+                        url = ensure_pg_database(base, args.keep_db)
+                    elif backend == "postgresql":
                         url = create_pg_database(base, PG_DATABASE)
+                    elif args.keep_db:
+                        url = f"sqlite:///{Path(tempfile.gettempdir()) / (args.keep_db + '.sqlite3')}"
                     else:
                         url = f"sqlite:///{Path(tmp) / 'agent.db'}"
                     targets.append(prepare_target(backend, url, backend, sizes[backend], args, password_hash))
@@ -1637,10 +1757,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                     if not args.assignee_history:
                         print(f"[{target.backend}] assignee history probe ...", flush=True)
                         target.history = history_probe(target, args.probe_timeout)
+                        if args.keep_db:
+                            forget_history(target)
             finally:
                 for target in targets:
                     target.engine.dispose()
-                if "postgresql" in args.backends:
+                if "postgresql" in args.backends and not args.keep_db:
                     drop_pg_database(base, PG_DATABASE)
         for target in targets:
             report_target(target)
