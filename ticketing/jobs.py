@@ -118,7 +118,8 @@ def send_outbound(outbound_id: int) -> str:
 
 
 def notify_status(ticket_id: int, status: str) -> str | None:
-    """Customer notification for a status change (the resolved notice)."""
+    """The resolved notice. Now queued in the resolving transaction (ticketing.notifications); this job stays for
+    jobs queued by an older release, and is harmless next to it (one notice per occasion)."""
     ticket = db.session.get(Ticket, ticket_id)
     if ticket is None or status != Status.RESOLVED or ticket.status != Status.RESOLVED:
         return None
@@ -128,8 +129,8 @@ def notify_status(ticket_id: int, status: str) -> str | None:
 
 
 def acknowledge_ticket(ticket_id: int) -> str | None:
-    """'We received your request' for tickets opened on the portal or a form (email ones are acknowledged
-    while processing, where auto-replies and lists are known)."""
+    """'We received your request'. Now queued in the creating transaction (ticketing.notifications); this job
+    stays for jobs queued by an older release, and is harmless next to it (one acknowledgement per ticket)."""
     ticket = db.session.get(Ticket, ticket_id)
     if ticket is None:
         return None

@@ -1,31 +1,54 @@
-"""Customer notifications follow domain events: after a commit, a job queues the email."""
+"""Customer notifications that follow a change: "we received your request" for tickets opened on the portal or a
+form, and the resolved notice.
+
+Each is queued as an OutboundMessage row INSIDE the transaction that makes the change (a before-commit hook, like
+the webhook outbox), so the change and its notice commit together or not at all. The row is the durable record:
+if Redis loses the send job, the recovery sweep finds the QUEUED row and sends it. Email tickets are acknowledged
+while processing (ticketing.services.mail_inbound), where auto-replies and mailing lists are known.
+"""
 
 from __future__ import annotations
 
-import logging
-
 from flask import has_app_context
+from sqlalchemy.orm import Session
 
-from ticketing.events import DomainEvent, domain_event
+from ticketing import events
+from ticketing.events import DomainEvent
 
-log = logging.getLogger(__name__)
 ACKNOWLEDGED_SOURCES = frozenset({"portal", "web"})
 
 
-def on_event(event: DomainEvent) -> None:
-    if not has_app_context() or event.ticket_id is None:
-        return
-    from rq import Retry
+def _resolved(event: DomainEvent) -> bool:
+    return event.type == "ticket.status_changed" and event.data.get("changes", {}).get("status", {}).get("new") == (
+        "resolved"
+    )
 
-    from ticketing.extensions import queue
 
-    # With retries, RQ's abandoned-job sweep re-runs a job whose worker died (the jobs are idempotent).
-    retry = Retry(max=3, interval=[10, 60, 300])
-    if event.type == "ticket.status_changed" and event.data["changes"]["status"]["new"] == "resolved":
-        queue().enqueue("ticketing.jobs.notify_status", event.ticket_id, "resolved", retry=retry)
-    elif event.type == "ticket.created" and event.data.get("source") in ACKNOWLEDGED_SOURCES:
-        queue().enqueue("ticketing.jobs.acknowledge_ticket", event.ticket_id, retry=retry)
+def _acknowledged(event: DomainEvent) -> bool:
+    return event.type == "ticket.created" and event.data.get("source") in ACKNOWLEDGED_SOURCES
+
+
+def queue_notices(session: Session, pending: list[DomainEvent]) -> None:
+    """Before COMMIT: the notices this transaction's events call for (one per ticket and occasion; the per-sender
+    acknowledgement cap and the "already queued" checks live in mail_outbound)."""
+    acks = {e.ticket_id: e for e in pending if e.ticket_id is not None and _acknowledged(e)}
+    resolved = {e.ticket_id: e for e in pending if e.ticket_id is not None and _resolved(e)}
+    if not (acks or resolved) or not has_app_context():
+        return  # the common case costs two passes over the events and no query
+    from ticketing.domain.lifecycle import Status
+    from ticketing.extensions import mail_policy
+    from ticketing.models import Ticket
+    from ticketing.services import mail_outbound
+
+    policy = mail_policy()
+    for ticket_id, event in acks.items():
+        if (ticket := session.get(Ticket, ticket_id)) is not None:
+            mail_outbound.queue_acknowledgement(session, ticket, policy=policy, now=event.occurred_at)
+    for ticket_id, event in resolved.items():
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is not None and ticket.status == Status.RESOLVED:  # not reopened again in the same transaction
+            mail_outbound.queue_resolved_notice(session, ticket, policy=policy, now=event.occurred_at)
 
 
 def init_app() -> None:
-    domain_event.connect(on_event, weak=False)
+    events.on_before_commit(queue_notices)

@@ -33,7 +33,7 @@ from rq import Queue
 import ticketing.models.webhooks  # noqa: F401 - the webhook tables must exist before the session's create_all
 import ticketing.services.webhooks  # noqa: F401 - registers the webhook outbox
 from tests.conftest import BACKEND, PG_URL_BASE
-from tests.mail.conftest import MAIL_CONFIG, free_port
+from tests.mail.conftest import MAIL_CONFIG, dovecot, dovecot_server, free_port  # noqa: F401 - a real IMAP server
 from tests.webhooks.conftest import receiver  # noqa: F401 - a real HTTP receiver on loopback
 from ticketing.extensions import db as _db
 
@@ -46,7 +46,12 @@ def mail_config(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setitem(app.config, key, value)
 
 
-def wait_until(check: Callable[[], Any], what: str, timeout: float = 30, every: float = 0.05) -> Any:
+# Deadlines are generous (a loaded CI machine starts a Python process in seconds, not milliseconds) but bounded:
+# every wait polls a condition and fails with what it waited for.
+DEADLINE = 120
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout: float = DEADLINE, every: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -63,7 +68,11 @@ def worker_env(app: Flask, **overrides: str) -> dict[str, str]:
     keys = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI", "REDIS_URL": "REDIS_URL", "SMTP_URL": "SMTP_URL",
             "MAIL_FROM": "MAIL_FROM", "SECRET_KEY": "SECRET_KEY", "ATTACHMENT_DIR": "ATTACHMENT_DIR",
             "BASE_URL": "BASE_URL", "INBOUND_SECRET": "INBOUND_SECRET"}  # fmt: skip
-    return {**os.environ, **{env: str(app.config.get(key) or "") for env, key in keys.items()}, **overrides}
+    env = {**os.environ, **{env: str(app.config.get(key) or "") for env, key in keys.items()}}
+    if env["DATABASE_URL"].startswith("sqlite:///") and "?" not in env["DATABASE_URL"]:
+        # A worker parked by DatabaseLock waits on SQLite's busy timeout (5 s by default): long enough under load.
+        env["DATABASE_URL"] += f"?timeout={DEADLINE}"
+    return {**env, **overrides}
 
 
 @dataclass
@@ -100,13 +109,13 @@ class Workers:
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        proc.wait(timeout=DEADLINE)
 
     def burst(self, **env: str) -> str:
         """Run every queued job in a fresh worker that exits when the queue is empty."""
         proc = self.start("burst", **env)
         try:
-            code = proc.wait(timeout=90)
+            code = proc.wait(timeout=DEADLINE)
         finally:
             self.kill(proc)
         output = self.output(proc)
@@ -144,15 +153,15 @@ def queue(redis_url: str) -> Queue:
     return Queue("default", connection=Redis.from_url(redis_url))
 
 
-def wait_started(redis_url: str, job_id: str, timeout: float = 30) -> None:
+def wait_started(redis_url: str, job_id: str, timeout: float = DEADLINE) -> None:
     q = queue(redis_url)
     wait_until(lambda: (job := q.fetch_job(job_id)) is not None and job.get_status() == "started",
                f"a worker to start job {job_id}", timeout)  # fmt: skip
 
 
 class DatabaseLock:
-    """Parks a worker mid-job: locks rows FOR UPDATE (PostgreSQL) or the whole database for writers (SQLite;
-    pysqlite's writer then waits up to its 5 s busy timeout, long enough to kill it there)."""
+    """Parks a worker mid-job: locks rows FOR UPDATE (PostgreSQL) or the whole database for writers (SQLite; the
+    worker's writer then waits up to its busy timeout, see worker_env)."""
 
     def __init__(self, url: str, table: str, row_id: int) -> None:
         self.url, self.table, self.row_id = url, table, row_id
@@ -169,6 +178,17 @@ class DatabaseLock:
     def __exit__(self, *exc: object) -> None:
         self.conn.rollback()
         self.conn.close()
+
+    def wait_for_waiter(self) -> None:
+        """Until another session waits on this lock: the worker is inside its job. PostgreSQL shows the waiting
+        backend; SQLite's busy wait is invisible from outside, so a short pause stands in (a kill that lands before
+        the wait still leaves the job abandoned mid-way, and the assertions hold either way)."""
+        if BACKEND != "postgresql":
+            time.sleep(0.5)
+            return
+        # pg_locks, not pg_stat_activity: statistics views are a snapshot taken once per transaction.
+        waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+        wait_until(lambda: self.conn.execute(waiting).fetchone()[0] > 0, "a worker to wait on the locked row")
 
 
 # --- an SMTP server that can hold a send at a chosen step ---------------------------------------------------
@@ -217,7 +237,7 @@ class HoldingSink:
 def smtp_sink(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[HoldingSink]:
     sink = HoldingSink()
     port = free_port()  # aiosmtpd can't take port 0: it connects to itself to check readiness
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller = Controller(sink, hostname="127.0.0.1", port=port, ready_timeout=DEADLINE)
     controller.start()
     monkeypatch.setitem(app.config, "SMTP_URL", f"smtp://127.0.0.1:{port}")
     yield sink
@@ -247,12 +267,12 @@ class PrivateRedis:
              "--appendonly", "no", "--dir", str(self.folder)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
-        wait_until(self._answers, "redis-server to answer", timeout=10)
+        wait_until(self._answers, "redis-server to answer")
 
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.kill()  # a crash, not a clean shutdown
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=DEADLINE)
             self.proc = None
 
     def _answers(self) -> bool:

@@ -5,13 +5,12 @@ recorded webhook delivery, one breach stamp."""
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from tests.faults.conftest import DatabaseLock, queue, wait_started
+from tests.faults.conftest import DEADLINE, DatabaseLock, queue, wait_started
 from tests.faults.helpers import after_timeouts, fast_forward_retries
 from tests.mail.conftest import email, signature
 from tests.webhooks.conftest import SECRET
@@ -38,10 +37,10 @@ def test_email_processing_killed_mid_job_makes_one_ticket_and_one_acknowledgemen
     assert response.status_code == 202
     [row_id] = db.scalars(sa.select(InboundMessage.id)).all()
     [job_id] = queue(redis_url).job_ids
-    with DatabaseLock(app.config["SQLALCHEMY_DATABASE_URI"], "inbound_message", row_id):
+    with DatabaseLock(app.config["SQLALCHEMY_DATABASE_URI"], "inbound_message", row_id) as lock:
         worker = workers.start()
         wait_started(redis_url, job_id)
-        time.sleep(0.5)  # inside the job, waiting on the database
+        lock.wait_for_waiter()  # inside the job, waiting on the database
         workers.kill(worker)
     db.expire_all()
     assert db.get(InboundMessage, row_id).status == InboundStatus.RECEIVED and count(db) == 0  # nothing half-done
@@ -80,7 +79,7 @@ def test_outbound_send_killed_mid_send_reaches_the_customer_once(
     smtp_sink.hold(step)
     worker = workers.start()
     try:
-        assert smtp_sink.entered.wait(30), "the worker never reached the SMTP server"
+        assert smtp_sink.entered.wait(DEADLINE), "the worker never reached the SMTP server"
         db.expire_all()
         assert outbound.status == state_when_killed  # committed before the step the server is holding
         workers.kill(worker)
@@ -111,13 +110,13 @@ def test_webhook_delivered_but_not_recorded_is_recorded_once(app, db, make, now,
     receiver.block = threading.Event()
     worker = workers.start()
     try:
-        assert receiver.entered.wait(30), "the worker never sent the request"
+        assert receiver.entered.wait(DEADLINE), "the worker never sent the request"
         [delivery] = db.scalars(sa.select(WebhookDelivery)).all()
         delivery_id = delivery.id
         # The receiver has the event and answers 200; the worker then blocks recording it, and dies there.
-        with DatabaseLock(app.config["SQLALCHEMY_DATABASE_URI"], "webhook_delivery", delivery.id):
+        with DatabaseLock(app.config["SQLALCHEMY_DATABASE_URI"], "webhook_delivery", delivery.id) as lock:
             receiver.block.set()
-            time.sleep(0.7)
+            lock.wait_for_waiter()
             workers.kill(worker)
     finally:
         receiver.block.set()
@@ -149,10 +148,10 @@ def test_sla_sweep_killed_mid_sweep_stamps_each_breach_once(app, db, make, worke
     q = queue(redis_url)
     q.empty()
     job = q.enqueue(jobs.run_sla_sweep)
-    with DatabaseLock(app.config["SQLALCHEMY_DATABASE_URI"], "ticket", overdue[0].id):
+    with DatabaseLock(app.config["SQLALCHEMY_DATABASE_URI"], "ticket", overdue[0].id) as lock:
         worker = workers.start()
         wait_started(redis_url, job.id)
-        time.sleep(0.5)  # inside the sweep's UPDATE, waiting on the lock
+        lock.wait_for_waiter()  # inside the sweep's UPDATE, waiting on the lock
         workers.kill(worker)
     db.expire_all()
     assert count(db, Ticket.sla_breach_at.is_not(None)) == 0  # the sweep's one transaction never committed
