@@ -5,19 +5,18 @@ from __future__ import annotations
 from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
-from flask_login import current_user
 
 from admin import auth, mail_files
 from admin.api_tokens import ApiTokenView
 from admin.base import StaffIndexView
 from admin.manager import LoadView
+from admin.menu import layout_block, unread_notifications
 from admin.queues import QueueView
 from admin.reports import ReportsView
 from admin.views import add_views
 from admin.workspace import WorkspaceView
 from ticketing.extensions import db
 from ticketing.models import ApiToken
-from ticketing.services import mentions
 
 
 def init_admin(app: Flask) -> Admin:
@@ -40,12 +39,7 @@ def init_admin(app: Flask) -> Admin:
     add_webhook_views(admin)
     admin.add_view(ApiTokenView(ApiToken, db, name="API tokens", endpoint="api_tokens", category="Configuration"))
 
-    @app.context_processor
-    def notifications_menu() -> dict[str, object]:
-        def staff_notifications() -> list[object]:
-            user = current_user._get_current_object() if current_user.is_authenticated else None
-            return mentions.unread(db.session, user, limit=10) if getattr(user, "is_staff", False) else []
-
-        return {"staff_notifications": staff_notifications}
+    # Globals, not a context processor: only the agent layout calls them, so other pages pay nothing.
+    app.jinja_env.globals.update(staff_notifications=unread_notifications, admin_layout_block=layout_block)
 
     return admin

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
+from markupsafe import Markup, escape
 
 from admin.base import StaffView, me
+from admin.menu import keep_notifications, notifications_part
 from ticketing.domain.lifecycle import DONE, PAUSED, Status, TransitionError
 from ticketing.domain.vocab import Priority
 from ticketing.extensions import db, redis_conn
-from ticketing.models import Team, Ticket, User, utcnow
+from ticketing.models import Team, Ticket, User, UTCDateTime, utcnow
+from ticketing.models.staff import team_members
 from ticketing.services import queues, tickets
 from ticketing.services.staff_access import sees_everything, visible_clause
 
@@ -67,6 +71,59 @@ def sla_cell(row: queues.QueueRow, now: datetime) -> SlaCell:
     return SlaCell("badge badge-warning" if left < 4 * 3600 else "text-nowrap", f"{_duration(left)} left", due)
 
 
+STATUS_CLASS = {
+    "open": "badge-primary",
+    "in_progress": "badge-info",
+    "pending": "badge-warning",
+    "waiting_on_customer": "badge-warning",
+    "resolved": "badge-success",
+    "closed": "badge-secondary",
+}
+PRIORITY_CLASS = {"urgent": "badge-danger", "high": "badge-warning", "medium": "badge-light", "low": "badge-light"}
+_ROW = (
+    '<tr><td><input class="pick" type="checkbox" name="ids" value="{id}" aria-label="Select #{id}"></td>'
+    '<td class="text-muted">{id}</td><td class="subject"><a href="{url}{id}">{subject}</a></td><td>{customer}</td>'
+    '<td><span class="badge badge-pill {status_class}">{status}</span></td>'
+    '<td><span class="badge {priority_class}">{priority}</span></td><td class="small">{assignees}</td>'
+    '<td class="small">{team}</td><td class="small"><span class="{sla_css}"{sla_title}>{sla_text}</span></td>'
+    '<td class="small text-muted text-nowrap">{updated}</td></tr>\n'
+)
+
+
+def rows_html(rows: list[queues.QueueRow], now: datetime, ticket_url: str, team_names: dict[int, str]) -> Markup:
+    """The queue table's rows, built here rather than in Jinja: 50 rows of ten cells were a third of the page's
+    render time (a thousand escape calls and attribute lookups); every text from the database is escaped."""
+    url, dash = escape(ticket_url), '<span class="text-muted">—</span>'
+    parts = []
+    for row in rows:
+        sla = sla_cell(row, now)
+        customer = (
+            f'{escape(row.customer_name)} <span class="tier tier-{row.customer_tier.value}">'
+            f"{row.customer_tier.label}</span>"
+            if row.customer_name is not None and row.customer_tier is not None
+            else dash
+        )
+        parts.append(
+            _ROW.format(
+                id=row.id,
+                url=url,
+                subject=escape(row.subject),
+                customer=customer,
+                status_class=STATUS_CLASS[row.status.value],
+                status=row.status.label,
+                priority_class=PRIORITY_CLASS[row.priority.value],
+                priority=row.priority.label,
+                assignees=escape(", ".join(row.assignees)) or "—",
+                team=escape(team_names.get(row.assigned_team_id, "—")),  # type: ignore[arg-type]
+                sla_css=sla.css,
+                sla_title=f' title="{escape(sla.title)}"' if sla.title else "",
+                sla_text=escape(sla.text),
+                updated=row.updated_at.strftime("%d %b %H:%M"),
+            )
+        )
+    return Markup("".join(parts))  # noqa: S704  (every value from the database is escaped above)
+
+
 def _filters() -> queues.Filters:
     args = request.args
     status = args.get("status") if args.get("status") in {s.value for s in Status} else None
@@ -89,7 +146,7 @@ class QueueView(StaffView):
     @expose("/<key>")
     def queue(self, key: str) -> ResponseReturnValue:
         user, filters, session = me(), _filters(), db.session
-        teams, scope = queues.teams_and_scope(session, user)
+        teams, scope, staff = _pick_lists(user)
         keys = queues.menu_keys(scope, teams)
         titles = {q.key: q.title for q in queues.QUEUES}
         titles.update({f"team-{t.id}": f"{t.name} queue" for t in teams})
@@ -105,8 +162,7 @@ class QueueView(StaffView):
             "agent/queue.html",
             key=key,
             title=titles[key],
-            lines=[(row, sla_cell(row, now)) for row in rows],
-            ticket_url=url_for("workspace.ticket", ticket_id=0)[:-1],
+            rows=rows_html(rows, now, url_for("workspace.ticket", ticket_id=0)[:-1], {t.id: t.name for t in teams}),
             next_cursor=queues.cursor_of(rows[-1], filters, key) if more and rows else None,
             filters=filters,
             counts=queues.counts(session, user, scope=scope, keys=keys, cache=redis_conn()),
@@ -114,8 +170,7 @@ class QueueView(StaffView):
             queue_keys=[k for k in keys if not k.startswith("team-")],
             team_keys=[k for k in keys if k.startswith("team-")],
             teams=teams,
-            team_names={t.id: t.name for t in teams},
-            staff=session.execute(sa.select(User.id, User.name).where(User.active).order_by(User.name)).all(),
+            staff=staff,
             statuses=list(Status),
             priorities=list(Priority),
             bulk_actions=BULK_ACTIONS,
@@ -145,6 +200,29 @@ class QueueView(StaffView):
         for problem in problems[:10]:
             flash(problem, "warning")
         return redirect(back, 303)
+
+
+def _pick_lists(user: User) -> tuple[list[queues.TeamRow], queues.Scope, list[Any]]:
+    """Every team (with the user's membership, hence the scope), the active staff for the bulk bar and the menu's
+    notices in one statement (UNION ALL): three round trips less per page."""
+    member = sa.exists().where(team_members.c.team_id == Team.id, team_members.c.user_id == user.id)
+    no_flag, no_time = sa.cast(sa.null(), sa.Boolean), sa.cast(sa.null(), UTCDateTime())
+
+    def part(kind: str, table: Any, flag: Any, *where: Any) -> sa.Select[Any]:
+        return sa.select(sa.literal(kind).label("kind"), table.id.label("id"), table.name.label("label"),
+                         flag.label("flag"), no_time.label("at")).where(*where)  # fmt: skip
+
+    query = sa.union_all(
+        part("team", Team, member),
+        part("staff", User, no_flag, User.active),
+        notifications_part(user.id, "note", no_flag),
+    ).subquery()
+    lists: dict[str, list[Any]] = {"team": [], "staff": [], "note": []}
+    for row in db.session.execute(sa.select(query).order_by(query.c.kind, query.c.label, query.c.id)):
+        lists[row.kind].append(row)
+    keep_notifications(lists["note"])
+    teams = [queues.TeamRow(row.id, row.label, bool(row.flag)) for row in lists["team"]]
+    return teams, queues.Scope.of_teams(user, teams), lists["staff"]
 
 
 def _apply(ticket: Ticket, action: str, value: str, user: User, now: datetime) -> None:

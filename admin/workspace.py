@@ -11,9 +11,10 @@ from flask import abort, flash, redirect, render_template_string, request, url_f
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 from flask_login import current_user
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from admin.base import StaffView, me
+from admin.menu import keep_notifications, notifications_part
 from ticketing.domain.lifecycle import TRANSITIONS, Status, TransitionError
 from ticketing.domain.visibility import InteractionType
 from ticketing.domain.vocab import Priority
@@ -23,10 +24,12 @@ from ticketing.models import (
     Category,
     Contact,
     Interaction,
+    SmsProvider,
     Team,
     Ticket,
     TimeEntry,
     User,
+    UTCDateTime,
     utcnow,
 )
 from ticketing.presence import mark, others
@@ -59,9 +62,10 @@ class WorkspaceView(StaffView):
     def is_visible(self) -> bool:
         return False  # opened from queues and lists
 
-    def _ticket(self, ticket_id: int) -> Ticket:
+    def _ticket(self, ticket_id: int, *options: Any) -> Ticket:
         # One statement: the ticket, if this user may open it (a ticket they may not see is "not found").
-        ticket = db.session.scalar(sa.select(Ticket).where(Ticket.id == ticket_id, visible_clause(me())))
+        query = sa.select(Ticket).where(Ticket.id == ticket_id, visible_clause(me())).options(*options)
+        ticket = db.session.scalars(query).unique().first()
         if ticket is None:
             abort(404)
         return ticket
@@ -76,17 +80,23 @@ class WorkspaceView(StaffView):
 
     @expose("/<int:ticket_id>")
     def ticket(self, ticket_id: int) -> ResponseReturnValue:
-        ticket = self._ticket(ticket_id)
-        timeline = db.session.scalars(
-            sa.select(Interaction)
-            .where(Interaction.ticket_id == ticket.id)
-            .order_by(Interaction.created_at, Interaction.id)
-            .options(
-                selectinload(Interaction.attachments),
-                joinedload(Interaction.author_user),
-                joinedload(Interaction.author_contact),
-            )  # fmt: skip
-        ).all()
+        # The page reads each of these: joined into the ticket's statement (a handful of rows each) instead of a
+        # lazy load apiece, and the attachments into the timeline's.
+        ticket = self._ticket(ticket_id, *WORKSPACE_LOADS)
+        timeline = (
+            db.session.scalars(
+                sa.select(Interaction)
+                .where(Interaction.ticket_id == ticket.id)
+                .order_by(Interaction.created_at, Interaction.id)
+                .options(
+                    joinedload(Interaction.attachments),
+                    joinedload(Interaction.author_user),
+                    joinedload(Interaction.author_contact),
+                )  # fmt: skip
+            )
+            .unique()
+            .all()
+        )
         entries = db.session.scalars(
             sa.select(TimeEntry).where(TimeEntry.ticket_id == ticket.id).options(joinedload(TimeEntry.user))
             .order_by(TimeEntry.work_date.desc(), TimeEntry.id.desc())
@@ -105,10 +115,10 @@ class WorkspaceView(StaffView):
             assignee_ids={u.id for u in ticket.assignees},
             statuses=[ticket.status, *sorted(TRANSITIONS[ticket.status], key=lambda s: list(Status).index(s))],
             priorities=list(Priority),
-            choices=_choices(),
+            choices=(choices := _choices(me().id)),
             compose_kinds=COMPOSE_KINDS,
             compose_kind=request.args.get("kind") if request.args.get("kind") in COMPOSE_KINDS else "reply",
-            sms_provider=sms.active_provider(db.session),
+            sms_provider=choices.sms[0] if choices.sms else None,
             others=others(redis_conn(), ticket.id, current_user.id),
         )
 
@@ -254,6 +264,14 @@ class WorkspaceView(StaffView):
         return canned.fill(response, ticket, current_user), 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
+WORKSPACE_LOADS = (
+    joinedload(Ticket.contacts),
+    joinedload(Ticket.assignees),
+    joinedload(Ticket.tag_rows),
+    joinedload(Ticket.sla_pauses),
+)
+
+
 @dataclass(frozen=True)
 class Choices:
     """The workspace's pick lists (id, label[, away]), read in one statement."""
@@ -262,25 +280,32 @@ class Choices:
     categories: list[Any]
     staff: list[Any]
     canned: list[Any]
+    sms: list[Any]  # the active SMS providers (the compose box's "send" needs one)
 
 
-def _choices() -> Choices:
-    """Teams, active categories, active staff and canned responses as one UNION ALL: four round trips less."""
+def _choices(user_id: int) -> Choices:
+    """Teams, active categories, active staff, canned responses, active SMS providers and the menu's notices as one
+    UNION ALL: six round trips less."""
+
+    no, no_time = sa.cast(sa.null(), sa.Boolean), sa.cast(sa.null(), UTCDateTime())
 
     def part(kind: str, table: Any, label: Any, away: Any, *where: Any) -> sa.Select[Any]:
         return sa.select(sa.literal(kind).label("kind"), table.id.label("id"), label.label("label"),
-                         away.label("away")).where(*where)  # fmt: skip
+                         away.label("away"), no_time.label("at")).where(*where)  # fmt: skip
 
-    no = sa.cast(sa.null(), sa.Boolean)
     query = sa.union_all(
         part("teams", Team, Team.name, no),
         part("categories", Category, Category.name, no, Category.active),
         part("staff", User, User.name, User.away, User.active),
         part("canned", CannedResponse, CannedResponse.title, no),
+        part("sms", SmsProvider, SmsProvider.name, no, SmsProvider.active),
+        notifications_part(user_id, "notes", no),
     ).subquery()
-    lists: dict[str, list[Any]] = {"teams": [], "categories": [], "staff": [], "canned": []}
+    lists: dict[str, list[Any]] = {"teams": [], "categories": [], "staff": [], "canned": [], "sms": [], "notes": []}
     for row in db.session.execute(sa.select(query).order_by(query.c.kind, query.c.label, query.c.id)):
         lists[row.kind].append(row)
+    keep_notifications(lists.pop("notes"))
+    lists["sms"].sort(key=lambda row: row.id)  # sms.active_provider's choice: the first one
     return Choices(**lists)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -21,6 +24,42 @@ def default() -> Branding:
 def current(session: Session) -> Branding:
     brand = session.scalar(sa.select(Branding).order_by(Branding.id).limit(1))
     return brand if brand is not None else default()
+
+
+@dataclass(frozen=True)
+class Brand:
+    """The brand's values, detached from any session: what a per-process cache can keep between requests."""
+
+    product_name: str
+    primary_color: str
+    support_address: str | None = None
+    logo_key: str | None = None
+    logo_content_type: str | None = None
+    updated_at: datetime | None = None
+
+
+def snapshot(session: Session) -> Brand:
+    brand = current(session)
+    return Brand(brand.product_name, brand.primary_color, brand.support_address, brand.logo_key,
+                 brand.logo_content_type, brand.updated_at)  # fmt: skip
+
+
+# Callbacks run after a commit that changed the brand (the per-process caches of it drop their copy).
+on_brand_changed: list[Any] = []
+_CHANGED = "branding_changed"
+
+
+@sa.event.listens_for(Session, "after_flush")
+def _note_changes(session: Session, flush_context: Any) -> None:
+    if any(isinstance(obj, Branding) for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.info[_CHANGED] = True
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _brand_committed(session: Session) -> None:
+    if session.info.pop(_CHANGED, False):
+        for forget in on_brand_changed:
+            forget()
 
 
 def validate_colour(value: str) -> str:
