@@ -189,10 +189,11 @@ def test_ticket_life_cycle_across_two_web_processes_and_two_workers(cluster, smt
     assert len(subjects) == 3, subjects  # acknowledgement, reply, resolved notice: each sent exactly once
     assert all(f"[#{ticket_id}]" in s for s in subjects), subjects
 
-    # Both workers took jobs from the one queue (ack, sends, the inbound message, the notice).
+    # Both workers took jobs from the one queue: three sends (acknowledgement, reply, resolved notice; the notices
+    # are rows written with the change, sent by send_outbound) and the inbound message.
     workers = Worker.all(connection=Redis.from_url(redis_url))
     done = sorted(w.successful_job_count for w in workers)
-    assert len(done) == 2 and done[0] >= 1 and sum(done) >= 5, done
+    assert len(done) == 2 and done[0] >= 1 and sum(done) >= 4, done
     assert all(w.failed_job_count == 0 for w in workers)
 
 

@@ -43,26 +43,6 @@ STAFF_EMAILS = {"admin": "ada@bluehill.test", "manager": "max@bluehill.test", "a
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-# ---- a faster `db` ------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def db(app: Flask) -> Iterator[Any]:
-    """The root conftest's `db`, emptied with DELETE and sequence restarts instead of TRUNCATE: on PostgreSQL that is
-    ~10 ms instead of ~230 ms per test, and this suite has a few hundred tests. Same end state: empty tables, ids
-    from 1."""
-    with app.app_context():
-        yield _db.session
-        _db.session.remove()
-        with _db.engine.begin() as conn:
-            for table in reversed(_db.metadata.sorted_tables):
-                conn.execute(table.delete())
-            if conn.dialect.name == "postgresql":
-                used = "SELECT schemaname || '.' || quote_ident(sequencename) FROM pg_sequences WHERE last_value > 0"
-                for sequence in conn.execute(sa.text(used)).scalars():
-                    conn.execute(sa.text(f"ALTER SEQUENCE {sequence} RESTART"))
-
-
 # ---- the world -------------------------------------------------------------------------------------------------
 
 
