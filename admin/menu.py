@@ -65,7 +65,7 @@ class NoteLine(NamedTuple):
 NOTIFICATIONS_SHOWN = 10
 
 
-def notifications_part(user_id: int, kind: str, *nulls: Any) -> sa.Select[Any]:
+def notifications_part(user_id: Any, kind: str, *nulls: Any) -> sa.Select[Any]:
     """The user's newest unread notices as a UNION ALL part (kind, id = ticket id, label = text, *nulls, at =
     created): a screen that reads its pick lists in one statement reads the menu's notices with them (one round
     trip less per page) and hands them over with `keep_notifications`."""

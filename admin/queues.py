@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -205,7 +206,19 @@ class QueueView(StaffView):
 def _pick_lists(user: User) -> tuple[list[queues.TeamRow], queues.Scope, list[Any]]:
     """Every team (with the user's membership, hence the scope), the active staff for the bulk bar and the menu's
     notices in one statement (UNION ALL): three round trips less per page."""
-    member = sa.exists().where(team_members.c.team_id == Team.id, team_members.c.user_id == user.id)
+    lists: dict[str, list[Any]] = {"team": [], "staff": [], "note": []}
+    for row in db.session.execute(_pick_lists_statement(), {"user_id": user.id}):
+        lists[row.kind].append(row)
+    keep_notifications(lists["note"])
+    teams = [queues.TeamRow(row.id, row.label, bool(row.flag)) for row in lists["team"]]
+    return teams, queues.Scope.of_teams(user, teams), lists["staff"]
+
+
+@cache
+def _pick_lists_statement() -> sa.Select[Any]:
+    """Built once (building it cost more than running it); the user comes in as the parameter user_id."""
+    user_id = sa.bindparam("user_id", type_=sa.Integer)
+    member = sa.exists().where(team_members.c.team_id == Team.id, team_members.c.user_id == user_id)
     no_flag, no_time = sa.cast(sa.null(), sa.Boolean), sa.cast(sa.null(), UTCDateTime())
 
     def part(kind: str, table: Any, flag: Any, *where: Any) -> sa.Select[Any]:
@@ -215,14 +228,9 @@ def _pick_lists(user: User) -> tuple[list[queues.TeamRow], queues.Scope, list[An
     query = sa.union_all(
         part("team", Team, member),
         part("staff", User, no_flag, User.active),
-        notifications_part(user.id, "note", no_flag),
+        notifications_part(user_id, "note", no_flag),
     ).subquery()
-    lists: dict[str, list[Any]] = {"team": [], "staff": [], "note": []}
-    for row in db.session.execute(sa.select(query).order_by(query.c.kind, query.c.label, query.c.id)):
-        lists[row.kind].append(row)
-    keep_notifications(lists["note"])
-    teams = [queues.TeamRow(row.id, row.label, bool(row.flag)) for row in lists["team"]]
-    return teams, queues.Scope.of_teams(user, teams), lists["staff"]
+    return sa.select(query).order_by(query.c.kind, query.c.label, query.c.id)
 
 
 def _apply(ticket: Ticket, action: str, value: str, user: User, now: datetime) -> None:

@@ -119,7 +119,9 @@ def _scope(session: Session | None, user: User, scope: Scope | None) -> Scope:
 
 
 def _mine(user_id: int) -> sa.ColumnElement[bool]:
-    return Ticket.id.in_(sa.select(ticket_assignees.c.ticket_id).where(ticket_assignees.c.user_id == user_id))
+    # Named parameters (here and below): a page's statement is built once per shape and run with new values.
+    user = sa.bindparam("user_id", user_id, type_=sa.Integer)
+    return Ticket.id.in_(sa.select(ticket_assignees.c.ticket_id).where(ticket_assignees.c.user_id == user))
 
 
 def _in_my_teams(scope: Scope) -> sa.ColumnElement[bool]:
@@ -146,6 +148,10 @@ def _breaching_horizon() -> datetime:
     return datetime.now(UTC) + BREACHING_HORIZON
 
 
+def _horizon_param() -> sa.BindParameter[datetime]:
+    return sa.bindparam("horizon", _breaching_horizon(), type_=Ticket.due_date.type)
+
+
 def queue_clause(user: User, key: str, scope: Scope | None = None) -> sa.ColumnElement[bool]:
     """Which tickets are in queue `key` for `user`, visibility included (each queue adds only what it needs:
     Mine and the user's own team queues are visible by construction)."""
@@ -158,7 +164,7 @@ def queue_clause(user: User, key: str, scope: Scope | None = None) -> sa.ColumnE
         return sa.and_(_active(), _unassigned(), teams)
     if key == "breaching":
         # Overdue ones first (their due date is earliest), then those due within the next hours.
-        due = sa.and_(Ticket.due_date.is_not(None), Ticket.due_date <= _breaching_horizon())
+        due = sa.and_(Ticket.due_date.is_not(None), Ticket.due_date <= _horizon_param())
         return sa.and_(_active(), due, visible(scope))
     if key == "waiting":
         return sa.and_(Ticket.status == Status.WAITING_ON_CUSTOMER, visible(scope))
@@ -223,29 +229,62 @@ def page(
     scope = _scope(session, user, scope)
     if key == "all" and not scope.everything:
         raise PermissionError("the All queue is for managers")
+    dialect = session.get_bind().dialect.name
+    values: dict[str, Any] = {"user_id": scope.user_id}
+    if key == "breaching":
+        values["horizon"] = _breaching_horizon()
+    chosen = {"f_status": filters.status, "f_priority": filters.priority, "f_team": filters.team_id,
+              "f_tag": filters.tag, "q_pattern": search_pattern(filters.query) if filters.query else None}  # fmt: skip
+    values.update((name, value) for name, value in chosen.items() if value)
+    if after is not None:
+        values["after_value"], values["after_id"] = after
+    shape = (dialect, key, scope.everything, scope.team_ids, filters.sort, limit, after is None,
+             after is not None and after[0] is None, *(name in values for name in chosen))  # fmt: skip
+    stmt = _PAGE_STATEMENTS.get(shape)
+    if stmt is None:
+        if len(_PAGE_STATEMENTS) >= _PAGE_STATEMENTS_KEPT:
+            _PAGE_STATEMENTS.clear()
+        stmt = _PAGE_STATEMENTS[shape] = _page_statement(dialect, user, key, filters, after, limit, scope)
+    rows = []
+    for *columns, names in session.execute(stmt, values):
+        assignees = names.split(NAME_SEPARATOR) if names else []
+        rows.append(QueueRow(*columns, assignees=assignees if dialect == "postgresql" else sorted(assignees)))
+    return rows
+
+
+# Built statements by shape (queue, the user's scope, which filters, sort, keyset or not): building one costs more
+# than running it on an indexed page, and the values go in as named parameters.
+_PAGE_STATEMENTS: dict[tuple[Any, ...], sa.Select[Any]] = {}
+_PAGE_STATEMENTS_KEPT = 512
+
+
+def _page_statement(
+    dialect: str, user: User, key: str, filters: Filters, after: tuple[Any, int] | None, limit: int, scope: Scope
+) -> sa.Select[Any]:
     column, descending = _order(filters.sort, key)
     stmt = sa.select(*_TICKET_COLUMNS, Ticket.customer_id, column.label("sort_key")).where(
         queue_clause(user, key, scope)
     )
     if filters.status:
-        stmt = stmt.where(Ticket.status == filters.status)
+        stmt = stmt.where(Ticket.status == sa.bindparam("f_status", type_=Ticket.status.type))
     if filters.priority:
-        stmt = stmt.where(Ticket.priority == filters.priority)
+        stmt = stmt.where(Ticket.priority == sa.bindparam("f_priority", type_=Ticket.priority.type))
     if filters.team_id:
-        stmt = stmt.where(Ticket.assigned_team_id == filters.team_id)
+        stmt = stmt.where(Ticket.assigned_team_id == sa.bindparam("f_team", type_=sa.Integer))
     if filters.tag:
-        stmt = stmt.where(Ticket.id.in_(sa.select(TicketTag.ticket_id).where(TicketTag.tag == filters.tag)))
+        tagged = sa.select(TicketTag.ticket_id).where(TicketTag.tag == sa.bindparam("f_tag", type_=sa.String))
+        stmt = stmt.where(Ticket.id.in_(tagged))
     if filters.query:
-        stmt = stmt.where(search_clause(filters.query))
+        stmt = stmt.where(_search(sa.bindparam("q_pattern", type_=sa.String)))
     if key == "breaching" or filters.sort == "due":
         stmt = stmt.where(Ticket.due_date.is_not(None))  # ordering by time left needs a clock
     if after is not None:
-        value, last_id = after
-        row, bound = sa.tuple_(column, Ticket.id), sa.tuple_(value, last_id)
+        value_type = column.type if after[0] is not None else sa.NullType()
+        row = sa.tuple_(column, Ticket.id)
+        bound = sa.tuple_(sa.bindparam("after_value", type_=value_type), sa.bindparam("after_id", type_=sa.Integer))
         stmt = stmt.where(row < bound if descending else row > bound)
     direction = (column.desc(), Ticket.id.desc()) if descending else (column.asc(), Ticket.id.asc())
     tickets = stmt.order_by(*direction).limit(limit).subquery("page")
-    dialect = session.get_bind().dialect.name
     rows_stmt = (
         sa.select(
             *(tickets.c[c.key] for c in _TICKET_COLUMNS),
@@ -257,12 +296,7 @@ def page(
         .outerjoin(Customer, Customer.id == tickets.c.customer_id)
     )
     outer = (tickets.c.sort_key, tickets.c.id)
-    rows_stmt = rows_stmt.order_by(*(c.desc() if descending else c.asc() for c in outer))
-    rows = []
-    for *values, names in session.execute(rows_stmt):
-        assignees = names.split(NAME_SEPARATOR) if names else []
-        rows.append(QueueRow(*values, assignees=assignees if dialect == "postgresql" else sorted(assignees)))
-    return rows
+    return rows_stmt.order_by(*(c.desc() if descending else c.asc() for c in outer))
 
 
 def cursor_of(ticket: Any, filters: Filters, key: str) -> str:
@@ -293,14 +327,20 @@ def parse_cursor(raw: str | None, filters: Filters, key: str) -> tuple[Any, int]
         return None
 
 
-def search_clause(text: str) -> sa.ColumnElement[bool]:
-    """Subject, any message body, the contact's name or email, the customer's name.
+def search_pattern(text: str) -> str:
+    return f"%{text.strip()[:100]}%"
 
-    The ids of each kind of match are looked up on their own (a UNION), each through its own index (trigram
+
+def search_clause(text: str) -> sa.ColumnElement[bool]:
+    """Subject, any message body, the contact's name or email, the customer's name (see `_search`)."""
+    return _search(sa.literal(search_pattern(text), sa.String))
+
+
+def _search(pattern: Any) -> sa.ColumnElement[bool]:
+    """The ids of each kind of match are looked up on their own (a UNION), each through its own index (trigram
     indexes on PostgreSQL), instead of OR-ing the conditions into the ticket scan: with an OR, no index can
     serve, and every page read every ticket and every message body.
     """
-    pattern = f"%{text.strip()[:100]}%"
     by_contact = sa.select(Contact.id).where(sa.or_(Contact.email.ilike(pattern), Contact.name.ilike(pattern)))
     by_customer = sa.select(Customer.id).where(Customer.name.ilike(pattern))
     matches = sa.union(
