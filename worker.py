@@ -41,7 +41,9 @@ def run_worker(burst: bool = False) -> None:
         while True:
             worker = AppWorker([Queue(app.config["RQ_QUEUE"], connection=conn)], connection=conn)
             worker.work(with_scheduler=True, burst=burst)
-            if burst or worker._stop_requested:
+            # A requested stop (SIGTERM/SIGINT: a deploy, Ctrl-C in scripts/run) ends the process; RQ marks it in
+            # _stop_requested only when it came mid-job, and in _shutdown_requested_date either way.
+            if burst or worker._stop_requested or worker._shutdown_requested_date is not None:
                 return
             # RQ retries a lost Redis while waiting for work, but not while finishing a job: it logs "unhandled
             # exception, quitting" and returns. A restarted Redis must not stop the worker for good: wait for it

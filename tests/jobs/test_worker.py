@@ -39,3 +39,29 @@ def test_sla_sweep_job_runs_in_a_real_worker(app, db, make, redis_url) -> None:
     assert db.get(Ticket, overdue.id).sla_breach_at is not None
     assert db.get(Ticket, fresh.id).sla_breach_at is None
     assert db.scalar(sa.select(sa.func.count()).where(Ticket.sla_breach_at.is_not(None))) == 1
+
+
+def test_an_idle_worker_stops_on_sigterm(app, redis_url) -> None:
+    """A deploy or Ctrl-C in scripts/run stops the worker: it must not mistake the stop for a lost Redis."""
+    import signal
+    import time
+
+    from rq import Worker
+
+    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": redis_url,
+           "RQ_QUEUE": "stop-test"}  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    try:
+        conn = Redis.from_url(redis_url)
+        deadline = time.monotonic() + 60
+        while not any(w.pid == proc.pid for w in Worker.all(connection=conn)):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-2000:]
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert "starting a new one" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
