@@ -10,13 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import login_staff
 from tests.faults.conftest import DEADLINE, DatabaseLock, queue, wait_started
 from tests.faults.helpers import after_timeouts, fast_forward_retries
 from tests.mail.conftest import email, signature
 from tests.webhooks.conftest import SECRET
 from ticketing import jobs, webhook_jobs
 from ticketing.domain.visibility import InteractionType
-from ticketing.domain.vocab import Priority, Source
+from ticketing.domain.vocab import Priority, Source, StaffRole
 from ticketing.extensions import mail_policy
 from ticketing.models import InboundMessage, InboundStatus, Interaction, OutboundMessage, OutboundStatus, Ticket, utcnow
 from ticketing.models.webhooks import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -65,7 +66,7 @@ def test_email_processing_killed_mid_job_makes_one_ticket_and_one_acknowledgemen
     ],
 )
 def test_outbound_send_killed_mid_send_reaches_the_customer_once(
-    app, db, make, workers, smtp_sink, redis_url, now, step, state_when_killed, final_state
+    app, client, db, make, workers, smtp_sink, redis_url, now, step, state_when_killed, final_state
 ) -> None:
     contact = make.contact(make.customer(), email="jane@acme.example", name="Jane")
     ticket = make.ticket(now=now, contact=contact, source=Source.EMAIL)
@@ -97,6 +98,13 @@ def test_outbound_send_killed_mid_send_reaches_the_customer_once(
     assert outbound.status == final_state
     if final_state == OutboundStatus.UNCONFIRMED:
         assert "not re-sent" in outbound.last_error and outbound.attempts == 1
+        # Left for a person: an admin lists unconfirmed mail (Email -> Outbound email, filter Status = unconfirmed).
+        make.user(role=StaffRole.ADMIN, email="lead@bluehill.test")
+        db.commit()
+        login_staff(client, "lead@bluehill.test", "pw-secret-1")
+        listed = client.get("/admin/outbound_email/?flt0_0=UNCONFIRMED").get_data(as_text=True)
+        assert outbound.to_address in listed and "not re-sent" in listed
+        assert outbound.to_address not in client.get("/admin/outbound_email/?flt0_0=SENT").get_data(as_text=True)
     else:
         assert outbound.attempts == 2 and outbound.last_error is None
 
