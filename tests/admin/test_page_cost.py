@@ -160,3 +160,13 @@ def test_brand_is_kept_per_process_and_dropped_on_its_commit(app, db, monkeypatc
         db.commit()
         assert cached_brand().product_name == "Changed Here"
     app.extensions.pop("ticketing_brand", None)
+
+
+def test_search_ignores_case_on_both_backends(client, db, desk) -> None:
+    login_staff(client, "boss@bluehill.test", PW)
+    for query in ("BOLD</B> & CO", "acme <widgets>", "JANE@ACME", "IT IS BROKEN", "no team, NO assignee"):
+        page = client.get("/admin/queues/all", query_string={"q": query}).get_data(as_text=True)
+        shown = {int(i) for i in re.findall(r'<td class="subject"><a href="/admin/ticket/(\d+)"', page)}
+        assert shown, query
+    page = client.get("/admin/queues/all", query_string={"q": "ZZZ nothing"}).get_data(as_text=True)
+    assert "Nothing here" in page
