@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, request, url_for
@@ -203,6 +203,11 @@ class QueueView(StaffView):
         return redirect(back, 303)
 
 
+class StaffOption(NamedTuple):
+    id: int
+    name: str
+
+
 def _pick_lists(user: User) -> tuple[list[queues.TeamRow], queues.Scope, list[Any]]:
     """Every team (with the user's membership, hence the scope), the active staff for the bulk bar and the menu's
     notices in one statement (UNION ALL): three round trips less per page."""
@@ -211,7 +216,8 @@ def _pick_lists(user: User) -> tuple[list[queues.TeamRow], queues.Scope, list[An
         lists[row.kind].append(row)
     keep_notifications(lists["note"])
     teams = [queues.TeamRow(row.id, row.label, bool(row.flag)) for row in lists["team"]]
-    return teams, queues.Scope.of_teams(user, teams), lists["staff"]
+    staff = [StaffOption(row.id, row.label) for row in lists["staff"]]
+    return teams, queues.Scope.of_teams(user, teams), staff
 
 
 @cache

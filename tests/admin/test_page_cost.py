@@ -85,6 +85,9 @@ def test_queue_page_is_three_statements_and_escapes_its_rows(app, client, desk, 
     assert "&lt;b&gt;Bold&lt;/b&gt; &amp; co" in row and "<b>Bold</b>" not in row
     assert "Acme &lt;Widgets&gt;" in row and "tier-standard" in row
     assert "Ann, Priya" in row and ">Billing<" in row
+    # The bulk bar offers every active colleague by name.
+    assert re.findall(r'<option value="\d+">(\w+)</option></optgroup>', page)[:1] == ["Priya"]
+    assert '<optgroup label="People"><option value="' in page and ">Ada</option>" in page
     # Unassigned and without a team: dashes, not "None".
     team_page = client.get(f"/admin/queues/team-{desk['billing'].id}").get_data(as_text=True)
     assert desk["lonely"].id not in [int(i) for i in re.findall(r'value="(\d+)" aria-label', team_page)]
