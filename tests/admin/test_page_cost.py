@@ -83,7 +83,7 @@ def test_queue_page_is_three_statements_and_escapes_its_rows(app, client, desk, 
     assert len(seen) == 3, seen
     row = row_of(page, desk["shared"].id)
     assert "&lt;b&gt;Bold&lt;/b&gt; &amp; co" in row and "<b>Bold</b>" not in row
-    assert "Acme &lt;Widgets&gt;" in row and "tier-standard" in row
+    assert 'Acme &lt;Widgets&gt; <span class="tier tier-standard">Standard</span>' in row
     assert "Ann, Priya" in row and ">Billing<" in row
     # The bulk bar offers every active colleague by name.
     assert re.findall(r'<option value="\d+">(\w+)</option></optgroup>', page)[:1] == ["Priya"]

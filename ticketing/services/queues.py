@@ -104,8 +104,17 @@ class QueueRow:
     assignees: list[str] = field(default_factory=list)
 
 
+# The active statuses in the order of the partial indexes' WHERE (ACTIVE_SQL, models/ticket.py).
+_ACTIVE_VALUES = ("open", "in_progress", "pending", "waiting_on_customer")
+if set(_ACTIVE_VALUES) != {s.value for s in ACTIVE}:
+    raise RuntimeError("queues._ACTIVE_VALUES must list the active statuses")
+
+
 def _active() -> sa.ColumnElement[bool]:
-    return Ticket.status.in_([s.value for s in ACTIVE])
+    # Constants, not parameters: a partial index on the active tickets (ix_ticket_active_*) serves a query only
+    # when the planner sees the same values in its WHERE: SQLite compares the IN list as written, and a
+    # PostgreSQL generic plan (prepared statements) knows no parameter's value.
+    return Ticket.status.in_([sa.literal_column(f"'{value}'") for value in _ACTIVE_VALUES])
 
 
 def _scope(session: Session | None, user: User, scope: Scope | None) -> Scope:
