@@ -9,6 +9,7 @@ from typing import Any
 from flask import abort, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_admin.contrib.sqla.filters import FilterConverter
 from flask_admin.model import filters, typefmt
 from flask_login import current_user
@@ -58,8 +59,44 @@ class StaffView(GatedMixin, BaseView):
     pass
 
 
+class _MemberOnly:
+    """A value that names no member of the enum is an invalid filter value, like a bad date: Flask-Admin then
+    flashes "Invalid Filter Value" and ignores the filter. Its enum filters look members up with
+    `enum_class[value]`, and the KeyError of an unknown name (?flt0_0=unconfirmed) escaped as a 500."""
+
+    def clean(self, value: Any) -> Any:
+        try:
+            return super().clean(value)  # type: ignore[misc]
+        except KeyError as missing:
+            raise ValueError(f"not a member: {value!r}") from missing
+
+
+class EnumEqualFilter(_MemberOnly, sqla_filters.EnumEqualFilter):
+    pass
+
+
+class EnumNotEqualFilter(_MemberOnly, sqla_filters.EnumFilterNotEqual):
+    pass
+
+
+class EnumInListFilter(_MemberOnly, sqla_filters.EnumFilterInList):
+    pass
+
+
+class EnumNotInListFilter(_MemberOnly, sqla_filters.EnumFilterNotInList):
+    pass
+
+
 class TicketingFilterConverter(FilterConverter):
-    """Our UTCDateTime columns filter like any datetime column."""
+    """Our UTCDateTime columns filter like any datetime column; enum filters refuse non-members as invalid."""
+
+    enum = (
+        EnumEqualFilter,
+        EnumNotEqualFilter,
+        sqla_filters.EnumFilterEmpty,
+        EnumInListFilter,
+        EnumNotInListFilter,
+    )
 
     @filters.convert("utcdatetime")
     def conv_utc_datetime(self, column: Any, name: str, **kwargs: Any) -> Any:
