@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template_string, request, url_for
@@ -18,7 +18,7 @@ from admin.base import StaffView, me
 from admin.menu import keep_notifications, notifications_part
 from ticketing.domain.lifecycle import TRANSITIONS, Status, TransitionError
 from ticketing.domain.visibility import InteractionType
-from ticketing.domain.vocab import Priority
+from ticketing.domain.vocab import Priority, StaffRole
 from ticketing.extensions import attachment_store, db, mail_policy, redis_conn
 from ticketing.models import (
     CannedResponse,
@@ -48,7 +48,7 @@ from ticketing.services import (
 )
 from ticketing.services.attachments import store_attachments
 from ticketing.services.interactions import add_interaction
-from ticketing.services.staff_access import can_open, visible_clause
+from ticketing.services.staff_access import can_open, sees_everything, visible_clause
 from ticketing.uploads import incoming_list
 
 COMPOSE_KINDS = {
@@ -84,11 +84,15 @@ class WorkspaceView(StaffView):
     def ticket(self, ticket_id: int) -> ResponseReturnValue:
         # The page's statements are built once (building one cost more than running it). The ticket comes with
         # its tags and pauses joined; its contacts and assignees come as plain rows with the pick lists.
-        ticket = self._ticket(ticket_id, joinedload(Ticket.tag_rows), joinedload(Ticket.sla_pauses))
+        user = me()
+        values = {"ticket_id": ticket_id, "user_id": user.id}
+        ticket = db.session.scalars(_ticket_statement(sees_everything(user)), values).unique().first()
+        if ticket is None:
+            abort(404)  # or not visible to this user: "not found" either way
         timeline = db.session.scalars(_timeline_statement(), {"ticket_id": ticket.id}).unique().all()
         entries = db.session.scalars(_time_entries_statement(), {"ticket_id": ticket.id}).all()
         now = utcnow()
-        choices = _choices(me().id, ticket.id)
+        choices = _choices(user.id, ticket.id)
         return self.render(
             "agent/workspace.html",
             ticket=ticket,
@@ -104,6 +108,7 @@ class WorkspaceView(StaffView):
             statuses=[ticket.status, *sorted(TRANSITIONS[ticket.status], key=lambda s: list(Status).index(s))],
             priorities=list(Priority),
             choices=choices,
+            ticket_url=url_for(".ticket", ticket_id=ticket.id),
             compose_kinds=COMPOSE_KINDS,
             compose_kind=request.args.get("kind") if request.args.get("kind") in COMPOSE_KINDS else "reply",
             sms_provider=choices.sms[0] if choices.sms else None,
@@ -250,6 +255,26 @@ class WorkspaceView(StaffView):
         ticket = self._ticket(ticket_id)
         response = db.get_or_404(CannedResponse, response_id)
         return canned.fill(response, ticket, current_user), 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+class _UserParam(NamedTuple):
+    """A stand-in user for staff_access.visible_clause whose id is the statement parameter user_id."""
+
+    role: StaffRole
+    id: Any
+
+
+@cache
+def _ticket_statement(everything: bool) -> sa.Select[Any]:
+    """The ticket, if the user (parameter user_id) may open it, with its tags and pauses; built once per kind of
+    access (the clause itself is staff_access's)."""
+    role = StaffRole.MANAGER if everything else StaffRole.AGENT
+    visible = visible_clause(_UserParam(role, sa.bindparam("user_id", type_=sa.Integer)))  # type: ignore[arg-type]
+    return (
+        sa.select(Ticket)
+        .where(Ticket.id == sa.bindparam("ticket_id", type_=sa.Integer), visible)
+        .options(joinedload(Ticket.tag_rows), joinedload(Ticket.sla_pauses))
+    )
 
 
 @cache

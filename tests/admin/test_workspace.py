@@ -25,7 +25,7 @@ from ticketing.models import (
     SmsProvider,
     Ticket,
 )
-from ticketing.services import customer_view, queues
+from ticketing.services import customer_view, queues, tickets
 from ticketing.services.staff_access import visible_clause
 
 PW = "staff-pass-1"
@@ -54,12 +54,30 @@ def desk(db, make, now):
 
 @pytest.mark.parametrize(
     ("who", "ticket", "status"),
-    [("agent", "billing", 200), ("agent", "inbox", 200), ("agent", "integ", 404), ("lena", "integ", 200),
-     ("lena", "billing", 404), ("manager", "integ", 200), ("admin", "billing", 200)],
+    [
+        ("agent", "billing", 200),
+        ("agent", "inbox", 200),
+        ("agent", "integ", 404),
+        ("lena", "integ", 200),
+        ("lena", "billing", 404),
+        ("manager", "integ", 200),
+        ("admin", "billing", 200),
+    ],
 )
 def test_workspace_access_by_role_and_team(client, desk, who, ticket, status) -> None:
     login_staff(client, f"{who}@bluehill.test", PW)
     assert client.get(f"/admin/ticket/{desk[ticket].id}").status_code == status
+
+
+def test_an_assignee_opens_another_teams_ticket_and_others_still_cannot(client, db, desk, now) -> None:
+    # The page's statement is built once for every agent: the user is a parameter, not baked in.
+    tickets.add_assignee(db, desk["billing"], desk["people"]["lena"], actor=None, now=now)
+    db.commit()
+    login_staff(client, "lena@bluehill.test", PW)
+    assert client.get(f"/admin/ticket/{desk['billing'].id}").status_code == 200
+    client.post("/agent/logout", data={"csrf_token": csrf_token(client.get("/admin/queues/mine").get_data(True))})
+    login_staff(client, "agent@bluehill.test", PW)
+    assert client.get(f"/admin/ticket/{desk['integ'].id}").status_code == 404
 
 
 def test_customers_and_strangers_never_reach_agent_screens(client, db, make, desk) -> None:
@@ -215,8 +233,9 @@ def test_sms_logged_without_provider_and_sent_with_one(client, db, desk) -> None
     post(client, t, "compose", {"kind": "sms", "body": "Logged text", "contact_id": contact.id})
     refused = post(client, t, "compose", {"kind": "sms", "body": "Send me", "contact_id": contact.id, "send": "1"})
     assert refused.status_code == 303
-    assert [(i.body_text, i.sms_status) for i in entries(db, t, InteractionType.SMS)] == [("Logged text",
-                                                                                          SmsStatus.LOGGED)]
+    assert [(i.body_text, i.sms_status) for i in entries(db, t, InteractionType.SMS)] == [
+        ("Logged text", SmsStatus.LOGGED)
+    ]
     server = HTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -309,5 +328,5 @@ def test_reports_page_and_csv_neutralise_formulas(client, db, desk, now) -> None
     csv = client.get("/admin/reports/by_category.csv", query_string=span)
     assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
     body = csv.get_data(as_text=True)
-    assert "'=HYPERLINK" in body and '\n=HYPERLINK' not in body and ',=HYPERLINK' not in body
+    assert "'=HYPERLINK" in body and "\n=HYPERLINK" not in body and ",=HYPERLINK" not in body
     assert client.get("/admin/reports/", query_string={"start": "garbage"}).status_code == 400
