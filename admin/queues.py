@@ -155,6 +155,7 @@ class QueueView(StaffView):
             filters=filters,
             counts=queues.counts(session, user, scope=scope, keys=keys, cache=redis_conn()),
             titles=titles,
+            queue_url=url_for(".queue", key="mine")[: -len("mine")],
             queue_keys=[k for k in keys if not k.startswith("team-")],
             team_keys=[k for k in keys if k.startswith("team-")],
             teams=teams,

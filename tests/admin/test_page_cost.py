@@ -88,6 +88,10 @@ def test_queue_page_is_three_statements_and_escapes_its_rows(app, client, desk, 
     # The bulk bar offers every active colleague by name.
     assert re.findall(r'<option value="\d+">(\w+)</option></optgroup>', page)[:1] == ["Priya"]
     assert '<optgroup label="People"><option value="' in page and ">Ada</option>" in page
+    # The queue menu links every queue of the agent, their team's too.
+    for key in ("mine", "unassigned", "breaching", "waiting", f"team-{desk['billing'].id}"):
+        assert f'href="/admin/queues/{key}"' in page, key
+    assert 'href="/admin/queues/all"' not in page
     # Unassigned and without a team: dashes, not "None".
     team_page = client.get(f"/admin/queues/team-{desk['billing'].id}").get_data(as_text=True)
     assert desk["lonely"].id not in [int(i) for i in re.findall(r'value="(\d+)" aria-label', team_page)]
