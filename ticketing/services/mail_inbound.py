@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from mailparser_reply import EmailReplyParser
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from ticketing import events
 from ticketing.domain import mail_tokens
@@ -130,6 +130,11 @@ def _follow_merges(session: Session, ticket: Ticket | None) -> Ticket | None:
     return ticket
 
 
+def _ticket(session: Session, ticket_id: int) -> Ticket | None:
+    # Tags are not needed to thread a message: skip their eager load (one statement per reply).
+    return session.get(Ticket, ticket_id, options=[lazyload(Ticket.tag_rows)])
+
+
 def _by_headers(session: Session, parsed: ParsedEmail) -> Ticket | None:
     # In-Reply-To is the most precise; then References, newest first.
     ids = list(dict.fromkeys([*parsed.in_reply_to, *reversed(parsed.references)]))
@@ -141,7 +146,7 @@ def _by_headers(session: Session, parsed: ParsedEmail) -> Ticket | None:
     refs = {message_id: ticket_id for message_id, ticket_id in rows}
     for message_id in ids:
         if message_id in refs:
-            return session.get(Ticket, refs[message_id])
+            return _ticket(session, refs[message_id])
     return None
 
 
@@ -149,10 +154,10 @@ def _by_tokens(session: Session, parsed: ParsedEmail, policy: MailPolicy) -> tup
     for address in [*(a.email for a in parsed.to), *(a.email for a in parsed.cc), *parsed.delivered_to]:
         ticket_id = mail_tokens.ticket_from_address(address, policy.token_secret)
         if ticket_id is not None:
-            return session.get(Ticket, ticket_id), "reply address token"
+            return _ticket(session, ticket_id), "reply address token"
     ticket_id = mail_tokens.ticket_from_subject(parsed.subject)
     if ticket_id is not None:
-        return session.get(Ticket, ticket_id), "subject token"
+        return _ticket(session, ticket_id), "subject token"
     return None, ""
 
 
