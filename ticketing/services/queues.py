@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -249,13 +250,14 @@ def page(
     values.update((name, value) for name, value in chosen.items() if value)
     if after is not None:
         values["after_value"], values["after_id"] = after
+    indexed = bool(filters.query) and dialect == "sqlite" and _indexable(filters.query) and search_index_ready(session)
     shape = (dialect, key, scope.everything, scope.team_ids, filters.sort, limit, after is None,
-             after is not None and after[0] is None, *(name in values for name in chosen))  # fmt: skip
+             after is not None and after[0] is None, indexed, *(name in values for name in chosen))  # fmt: skip
     stmt = _PAGE_STATEMENTS.get(shape)
     if stmt is None:
         if len(_PAGE_STATEMENTS) >= _PAGE_STATEMENTS_KEPT:
             _PAGE_STATEMENTS.clear()
-        stmt = _PAGE_STATEMENTS[shape] = _page_statement(dialect, user, key, filters, after, limit, scope)
+        stmt = _PAGE_STATEMENTS[shape] = _page_statement(dialect, user, key, filters, after, limit, scope, indexed)
     rows = []
     for *columns, names in session.execute(stmt, values):
         assignees = names.split(NAME_SEPARATOR) if names else []
@@ -270,8 +272,9 @@ _PAGE_STATEMENTS_KEPT = 512
 
 
 def _page_statement(
-    dialect: str, user: User, key: str, filters: Filters, after: tuple[Any, int] | None, limit: int, scope: Scope
-) -> sa.Select[Any]:
+    dialect: str, user: User, key: str, filters: Filters, after: tuple[Any, int] | None, limit: int, scope: Scope,
+    indexed: bool = False,
+) -> sa.Select[Any]:  # fmt: skip
     column, descending = _order(filters.sort, key)
     stmt = sa.select(*_TICKET_COLUMNS, Ticket.customer_id, column.label("sort_key")).where(
         queue_clause(user, key, scope)
@@ -286,7 +289,7 @@ def _page_statement(
         tagged = sa.select(TicketTag.ticket_id).where(TicketTag.tag == sa.bindparam("f_tag", type_=sa.String))
         stmt = stmt.where(Ticket.id.in_(tagged))
     if filters.query:
-        stmt = stmt.where(_search(sa.bindparam("q_pattern", type_=sa.String), dialect))
+        stmt = stmt.where(_search(sa.bindparam("q_pattern", type_=sa.String), dialect, indexed))
     if key == "breaching" or filters.sort == "due":
         stmt = stmt.where(Ticket.due_date.is_not(None))  # ordering by time left needs a clock
     if after is not None:
@@ -347,7 +350,7 @@ def search_clause(text: str, dialect: str = "postgresql") -> sa.ColumnElement[bo
     return _search(sa.literal(search_pattern(text), sa.String), dialect)
 
 
-def _search(pattern: Any, dialect: str) -> sa.ColumnElement[bool]:
+def _search(pattern: Any, dialect: str, indexed: bool = False) -> sa.ColumnElement[bool]:
     """The ids of each kind of match are looked up on their own (a UNION), each through its own index (trigram
     indexes on PostgreSQL), instead of OR-ing the conditions into the ticket scan: with an OR, no index can
     serve, and every page read every ticket and every message body.
@@ -355,6 +358,9 @@ def _search(pattern: Any, dialect: str) -> sa.ColumnElement[bool]:
     SQLite has no index for a substring, and reads every message body: its own LIKE, already blind to ASCII
     case, not ILIKE, which SQLAlchemy renders as lower(x) LIKE lower(y) (the same matches, as SQLite's lower()
     folds ASCII only, at twice the cost per body).
+
+    With `indexed` (SQLite with the trigram index of the bodies, see SEARCH_INDEX_DDL) the bodies come through
+    the index: the same LIKE on its virtual table, which finds the candidates by trigram and then checks them.
 
     PostgreSQL reads the contacts and customers (no trigram index there) row by row: lower(x) LIKE lower(y), the
     pattern folded once per statement, is what ILIKE does on a UTF-8 database, but ILIKE folds the pattern again
@@ -369,13 +375,68 @@ def _search(pattern: Any, dialect: str) -> sa.ColumnElement[bool]:
 
     by_contact = sa.select(Contact.id).where(sa.or_(scanned(Contact.email), scanned(Contact.name)))
     by_customer = sa.select(Customer.id).where(scanned(Customer.name))
+    if indexed:
+        found = sa.select(_SEARCH_INDEX.c.rowid).where(_SEARCH_INDEX.c.body_text.like(pattern))
+        by_body = sa.select(Interaction.ticket_id).where(Interaction.id.in_(found))
+    else:
+        by_body = sa.select(Interaction.ticket_id).where(matching(Interaction.body_text))
     matches = sa.union(
         sa.select(Ticket.id).where(matching(Ticket.subject)),
-        sa.select(Interaction.ticket_id).where(matching(Interaction.body_text)),
+        by_body,
         sa.select(Ticket.id).where(Ticket.primary_contact_id.in_(by_contact)),
         sa.select(Ticket.id).where(Ticket.customer_id.in_(by_customer)),
     )
     return Ticket.id.in_(matches)
+
+
+# SQLite's index for searching message bodies: an FTS5 table with the trigram tokenizer over interaction.body_text
+# (external content: it stores the trigrams, the text stays in interaction), kept by triggers. Its migration
+# creates it (SQLite only; PostgreSQL has ix_interaction_body_trgm); schemas made with create_all have none and
+# search reads every body, as does a database whose triggers are gone (a batch migration that rebuilds the
+# interaction table drops them: recreate them with SEARCH_INDEX_DDL).
+SEARCH_INDEX = "interaction_search"
+SEARCH_INDEX_TRIGGERS = ("interaction_search_ai", "interaction_search_ad", "interaction_search_au")
+SEARCH_INDEX_DDL = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS interaction_search USING fts5(body_text, content='interaction', "
+    "content_rowid='id', tokenize='trigram')",
+    "CREATE TRIGGER IF NOT EXISTS interaction_search_ai AFTER INSERT ON interaction BEGIN "
+    "INSERT INTO interaction_search(rowid, body_text) VALUES (new.id, new.body_text); END",
+    "CREATE TRIGGER IF NOT EXISTS interaction_search_ad AFTER DELETE ON interaction BEGIN "
+    "INSERT INTO interaction_search(interaction_search, rowid, body_text) VALUES ('delete', old.id, old.body_text); "
+    "END",
+    "CREATE TRIGGER IF NOT EXISTS interaction_search_au AFTER UPDATE OF body_text ON interaction BEGIN "
+    "INSERT INTO interaction_search(interaction_search, rowid, body_text) VALUES ('delete', old.id, old.body_text); "
+    "INSERT INTO interaction_search(rowid, body_text) VALUES (new.id, new.body_text); END",
+    "INSERT INTO interaction_search(interaction_search) VALUES ('rebuild')",
+)
+SEARCH_INDEX_DROP = (
+    *(f"DROP TRIGGER IF EXISTS {name}" for name in SEARCH_INDEX_TRIGGERS),
+    "DROP TABLE IF EXISTS interaction_search",
+)
+_SEARCH_INDEX = sa.table(SEARCH_INDEX, sa.column("rowid", sa.Integer), sa.column("body_text", sa.Text))
+_search_index_seen: dict[str, bool] = {}  # database URL -> index and triggers all there (looked up once)
+
+
+def search_index_ready(session: Session) -> bool:
+    """Whether this SQLite database has the body index with all of its triggers (looked up once per process)."""
+    url = str(session.get_bind().url)
+    ready = _search_index_seen.get(url)
+    if ready is None:
+        names = set(session.scalars(sa.text("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')"
+                                            " AND name LIKE 'interaction_search%'")))  # fmt: skip
+        ready = _search_index_seen[url] = {SEARCH_INDEX, *SEARCH_INDEX_TRIGGERS} <= names
+    return ready
+
+
+def forget_search_index() -> None:
+    """Look again (after the index was created or dropped while the process runs)."""
+    _search_index_seen.clear()
+
+
+def _indexable(text: str) -> bool:
+    """A trigram index finds a pattern by a literal run of 3 characters or more; a shorter query reads every body
+    faster without it."""
+    return max(len(run) for run in re.split(r"[%_]", text.strip()[:100])) >= 3
 
 
 # --------------------------------------------------------------------------------------------------------

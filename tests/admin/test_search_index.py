@@ -1,0 +1,125 @@
+"""Queue search through SQLite's body index (the FTS5 trigram table its migration makes): the same tickets as
+reading every body, kept up to date by its triggers, and every body read again when the index is incomplete.
+On PostgreSQL the index does not exist and search goes through its trigram indexes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import login_staff
+from ticketing.domain.visibility import InteractionType
+from ticketing.domain.vocab import StaffRole
+from ticketing.extensions import db as ext_db
+from ticketing.models import Ticket
+from ticketing.services import queues
+from ticketing.services.interactions import add_interaction
+
+PW = "staff-pass-7"
+SHOWN = re.compile(r'<td class="subject"><a href="/admin/ticket/(\d+)"')
+
+
+@pytest.fixture
+def tickets(db, make):
+    make.user(email="boss@bluehill.test", name="Morgan", password=PW, role=StaffRole.MANAGER)
+    now = datetime.now(UTC)
+    invoice = make.ticket(now=now - timedelta(hours=3), subject="Question", body="Where is invoice INV-2291?")
+    refund = make.ticket(now=now - timedelta(hours=2), subject="Money", body="I want a refund for order 77.")
+    other = make.ticket(now=now - timedelta(hours=1), subject="Other", body="Nothing to see.")
+    db.commit()
+    return {"invoice": invoice.id, "refund": refund.id, "other": other.id}
+
+
+@contextmanager
+def search_index(app, db) -> Iterator[None]:
+    """The migration's index on the suite's SQLite database, for this test only."""
+    with app.app_context():
+        engine = ext_db.engine
+    with engine.begin() as conn:
+        for statement in queues.SEARCH_INDEX_DDL:
+            conn.exec_driver_sql(statement)
+    queues.forget_search_index()
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            for statement in queues.SEARCH_INDEX_DROP:
+                conn.exec_driver_sql(statement)
+        queues.forget_search_index()
+
+
+@contextmanager
+def statements(app) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append(statement)
+
+    with app.app_context():
+        engine = ext_db.engine
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+
+
+def found(client, query: str) -> set[int]:
+    page = client.get("/admin/queues/all", query_string={"q": query}).get_data(as_text=True)
+    return {int(i) for i in SHOWN.findall(page)}
+
+
+def test_search_through_the_index_matches_reading_every_body(app, client, db, tickets) -> None:
+    if db.get_bind().dialect.name != "sqlite":
+        pytest.skip("SQLite's index; PostgreSQL: test_search_never_looks_for_the_sqlite_index")
+    login_staff(client, "boss@bluehill.test", PW)
+    queries = ["inv-2291", "REFUND FOR", "order 77", "no such text", "in", "refund_for", "x%y"]
+    unindexed = {q: found(client, q) for q in queries}
+    assert unindexed["inv-2291"] == {tickets["invoice"]} and unindexed["REFUND FOR"] == {tickets["refund"]}
+    with search_index(app, db):
+        with statements(app) as seen:
+            indexed = {q: found(client, q) for q in queries}
+        assert indexed == unindexed
+        used = [s for s in seen if "interaction_search" in s]
+        assert used and not any("interaction.body_text LIKE" in s for s in used), seen
+        # A short query (no run of 3 characters) reads the bodies: the index cannot find it.
+        with statements(app) as seen:
+            found(client, "in")
+        assert not any("interaction_search.body_text" in s for s in seen)
+        # The triggers keep it current: a new message, an edited one, a deleted one.
+        ticket = db.get(Ticket, tickets["other"])
+        note = add_interaction(db, ticket, type=InteractionType.INTERNAL_NOTE, actor=None,
+                               body_text="Escalated to Quokka team", now=datetime.now(UTC))  # fmt: skip
+        db.commit()
+        assert found(client, "quokka") == {tickets["other"]}
+        note.body_text = "Escalated to Wombat team"
+        db.commit()
+        assert found(client, "quokka") == set() and found(client, "wombat") == {tickets["other"]}
+        db.delete(note)
+        db.commit()
+        assert found(client, "wombat") == set()
+        # An index without one of its triggers would miss messages: then every body is read again.
+        with app.app_context():
+            engine = ext_db.engine
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER interaction_search_ai")
+        queues.forget_search_index()
+        with statements(app) as seen:
+            assert found(client, "order 77") == {tickets["refund"]}
+        assert not any("interaction_search.body_text" in s for s in seen)
+
+
+def test_search_never_looks_for_the_sqlite_index(app, client, db, tickets) -> None:
+    login_staff(client, "boss@bluehill.test", PW)
+    with statements(app) as seen:
+        assert found(client, "inv-2291") == {tickets["invoice"]}
+        assert found(client, "Refund for") == {tickets["refund"]}
+    if db.get_bind().dialect.name == "postgresql":
+        assert not any("interaction_search" in s or "sqlite_master" in s for s in seen), seen
+    else:  # the suite's SQLite schema comes from create_all: no index, every body read
+        assert not any("interaction_search.body_text" in s for s in seen), seen
