@@ -8,8 +8,8 @@
 One fill per backend (--pg-tickets on the throw-away PostgreSQL database bench_agent, --sqlite-tickets in a
 temporary SQLite file), both alive at once so they are measured interleaved; filled with bulk SQL (INSERT ...
 SELECT over generate_series on PostgreSQL, over a recursive CTE on SQLite; secondary indexes built after the
-fill), then ANALYZE (VACUUM ANALYZE on PostgreSQL); on SQLite then the body search index its migration makes
-(queues.SEARCH_INDEX_DDL: FTS5 trigram table and triggers; create_all, which makes the bench's schema, has none):
+fill), then ANALYZE (VACUUM ANALYZE on PostgreSQL); on SQLite then the search indexes its migration makes over bodies
+and subjects (queues.SEARCH_INDEX_DDL: FTS5 trigram tables and triggers; create_all, the bench's schema, has none):
 
   staff         3 teams, 9 agents (3 per team), 1 manager; one shared password hash
   customers     1,000 (60 % standard, 30 % premium, 10 % enterprise), one domain and 3 contacts each
@@ -1111,12 +1111,13 @@ def access_path(target: Target, spec: Spec) -> str:
 
 
 def search_index(url: str) -> str:
-    """SQLite: the migration's body search index (FTS5, kept by triggers), built over the fill when missing."""
+    """SQLite: the migration's search indexes (FTS5 over bodies and subjects, kept by triggers), built over the fill
+    when missing."""
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
             present = conn.exec_driver_sql(
-                f"SELECT count(*) FROM sqlite_master WHERE name = '{queues.SEARCH_INDEX}'"
+                "SELECT count(*) FROM sqlite_master WHERE name = 'ticket_search'"
             ).scalar_one()
             if present:
                 return "kept"
@@ -1141,7 +1142,7 @@ def prepare_target(
         if args.keep_db:
             record_fill(url, filled, args.assignee_history)
     if dialect == "sqlite":
-        print(f"[{backend}] body search index: {search_index(url)}", flush=True)
+        print(f"[{backend}] search indexes: {search_index(url)}", flush=True)
     print(
         f"[{backend}] {filled.tickets:,} tickets ({filled.counts['active tickets']:,} active), "
         f"{filled.counts['interaction']:,} interactions, {filled.counts['ticket_assignee']:,} assignee rows: fill "

@@ -46,9 +46,9 @@ def get_metadata():
 
 
 def include_object(obj, name, type_, reflected, compare_to):
-    # SQLite's full-text index of the message bodies (an FTS5 table and its shadow tables, made by migration
-    # b7e1d2c3a4f5) has no model: autogenerate must neither drop it nor see it as missing.
-    return not (type_ == "table" and name and name.startswith("interaction_search"))
+    # SQLite's full-text indexes of message bodies and ticket subjects (FTS5 tables and their shadow tables, made by
+    # migration b7e1d2c3a4f5) have no model: autogenerate must neither drop them nor see them as missing.
+    return not (type_ == "table" and name and name.startswith(("interaction_search", "ticket_search")))
 
 
 def run_migrations_offline():

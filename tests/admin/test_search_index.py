@@ -1,6 +1,6 @@
-"""Queue search through SQLite's body index (the FTS5 trigram table its migration makes): the same tickets as
-reading every body, kept up to date by its triggers, and every body read again when the index is incomplete.
-On PostgreSQL the index does not exist and search goes through its trigram indexes."""
+"""Queue search through SQLite's body and subject indexes (the FTS5 trigram tables its migration makes): the same
+tickets as reading every row, kept up to date by their triggers, and every row read again when an index is
+incomplete. On PostgreSQL they do not exist and search goes through its trigram indexes."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def tickets(db, make):
 
 @contextmanager
 def search_index(app, db) -> Iterator[None]:
-    """The migration's index on the suite's SQLite database, for this test only."""
+    """The migration's indexes on the suite's SQLite database, for this test only."""
     with app.app_context():
         engine = ext_db.engine
     with engine.begin() as conn:
@@ -74,24 +74,26 @@ def found(client, query: str) -> set[int]:
     return {int(i) for i in SHOWN.findall(page)}
 
 
-def test_search_through_the_index_matches_reading_every_body(app, client, db, tickets) -> None:
+def test_search_through_the_indexes_matches_reading_every_row(app, client, db, make, tickets) -> None:
     if db.get_bind().dialect.name != "sqlite":
         pytest.skip("SQLite's index; PostgreSQL: test_search_never_looks_for_the_sqlite_index")
     login_staff(client, "boss@bluehill.test", PW)
-    queries = ["inv-2291", "REFUND FOR", "order 77", "no such text", "in", "refund_for", "x%y"]
+    queries = ["inv-2291", "REFUND FOR", "order 77", "money", "QUESTION", "no such text", "in", "refund_for", "x%y"]
     unindexed = {q: found(client, q) for q in queries}
     assert unindexed["inv-2291"] == {tickets["invoice"]} and unindexed["REFUND FOR"] == {tickets["refund"]}
+    assert unindexed["money"] == {tickets["refund"]} and unindexed["QUESTION"] == {tickets["invoice"]}
     with search_index(app, db):
         with statements(app) as seen:
             indexed = {q: found(client, q) for q in queries}
         assert indexed == unindexed
         used = [s for s in seen if "interaction_search" in s]
-        assert used and not any("interaction.body_text LIKE" in s for s in used), seen
+        assert used and not any("interaction.body_text LIKE" in s or "ticket.subject LIKE" in s for s in used), seen
+        assert all("ticket_search.subject LIKE" in s for s in used), used
         # A short query (no run of 3 characters) reads the bodies: the index cannot find it.
         with statements(app) as seen:
             found(client, "in")
         assert not any("interaction_search.body_text" in s for s in seen)
-        # The triggers keep it current: a new message, an edited one, a deleted one.
+        # The triggers keep them current: a new message, an edited one, a deleted one; a new and a renamed subject.
         ticket = db.get(Ticket, tickets["other"])
         note = add_interaction(db, ticket, type=InteractionType.INTERNAL_NOTE, actor=None,
                                body_text="Escalated to Quokka team", now=datetime.now(UTC))  # fmt: skip
@@ -103,6 +105,12 @@ def test_search_through_the_index_matches_reading_every_body(app, client, db, ti
         db.delete(note)
         db.commit()
         assert found(client, "wombat") == set()
+        renamed = make.ticket(subject="Printer on fire")
+        db.commit()
+        assert found(client, "on fire") == {renamed.id}
+        renamed.subject = "Printer fixed"
+        db.commit()
+        assert found(client, "on fire") == set() and found(client, "PRINTER FIX") == {renamed.id}
         # An index without one of its triggers would miss messages: then every body is read again.
         with app.app_context():
             engine = ext_db.engine

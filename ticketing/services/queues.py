@@ -359,8 +359,8 @@ def _search(pattern: Any, dialect: str, indexed: bool = False) -> sa.ColumnEleme
     case, not ILIKE, which SQLAlchemy renders as lower(x) LIKE lower(y) (the same matches, as SQLite's lower()
     folds ASCII only, at twice the cost per body).
 
-    With `indexed` (SQLite with the trigram index of the bodies, see SEARCH_INDEX_DDL) the bodies come through
-    the index: the same LIKE on its virtual table, which finds the candidates by trigram and then checks them.
+    With `indexed` (SQLite with the trigram indexes of bodies and subjects, see SEARCH_INDEX_DDL) those come
+    through the indexes: the same LIKE on their virtual tables, which find candidates by trigram and check them.
 
     PostgreSQL reads the contacts and customers (no trigram index there) row by row: lower(x) LIKE lower(y), the
     pattern folded once per statement, is what ILIKE does on a UTF-8 database, but ILIKE folds the pattern again
@@ -376,12 +376,14 @@ def _search(pattern: Any, dialect: str, indexed: bool = False) -> sa.ColumnEleme
     by_contact = sa.select(Contact.id).where(sa.or_(scanned(Contact.email), scanned(Contact.name)))
     by_customer = sa.select(Customer.id).where(scanned(Customer.name))
     if indexed:
-        found = sa.select(_SEARCH_INDEX.c.rowid).where(_SEARCH_INDEX.c.body_text.like(pattern))
-        by_body = sa.select(Interaction.ticket_id).where(Interaction.id.in_(found))
+        bodies = sa.select(_BODY_INDEX.c.rowid).where(_BODY_INDEX.c.body_text.like(pattern))
+        by_body = sa.select(Interaction.ticket_id).where(Interaction.id.in_(bodies))
+        by_subject = sa.select(_SUBJECT_INDEX.c.rowid).where(_SUBJECT_INDEX.c.subject.like(pattern))
     else:
         by_body = sa.select(Interaction.ticket_id).where(matching(Interaction.body_text))
+        by_subject = sa.select(Ticket.id).where(matching(Ticket.subject))
     matches = sa.union(
-        sa.select(Ticket.id).where(matching(Ticket.subject)),
+        by_subject,
         by_body,
         sa.select(Ticket.id).where(Ticket.primary_contact_id.in_(by_contact)),
         sa.select(Ticket.id).where(Ticket.customer_id.in_(by_customer)),
@@ -389,42 +391,48 @@ def _search(pattern: Any, dialect: str, indexed: bool = False) -> sa.ColumnEleme
     return Ticket.id.in_(matches)
 
 
-# SQLite's index for searching message bodies: an FTS5 table with the trigram tokenizer over interaction.body_text
-# (external content: it stores the trigrams, the text stays in interaction), kept by triggers. Its migration
-# creates it (SQLite only; PostgreSQL has ix_interaction_body_trgm); schemas made with create_all have none and
-# search reads every body, as does a database whose triggers are gone (a batch migration that rebuilds the
-# interaction table drops them: recreate them with SEARCH_INDEX_DDL).
-SEARCH_INDEX = "interaction_search"
-SEARCH_INDEX_TRIGGERS = ("interaction_search_ai", "interaction_search_ad", "interaction_search_au")
-SEARCH_INDEX_DDL = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS interaction_search USING fts5(body_text, content='interaction', "
-    "content_rowid='id', tokenize='trigram')",
-    "CREATE TRIGGER IF NOT EXISTS interaction_search_ai AFTER INSERT ON interaction BEGIN "
-    "INSERT INTO interaction_search(rowid, body_text) VALUES (new.id, new.body_text); END",
-    "CREATE TRIGGER IF NOT EXISTS interaction_search_ad AFTER DELETE ON interaction BEGIN "
-    "INSERT INTO interaction_search(interaction_search, rowid, body_text) VALUES ('delete', old.id, old.body_text); "
-    "END",
-    "CREATE TRIGGER IF NOT EXISTS interaction_search_au AFTER UPDATE OF body_text ON interaction BEGIN "
-    "INSERT INTO interaction_search(interaction_search, rowid, body_text) VALUES ('delete', old.id, old.body_text); "
-    "INSERT INTO interaction_search(rowid, body_text) VALUES (new.id, new.body_text); END",
-    "INSERT INTO interaction_search(interaction_search) VALUES ('rebuild')",
+# SQLite's indexes for searching message bodies and ticket subjects: FTS5 tables with the trigram tokenizer over
+# interaction.body_text and ticket.subject (external content: they store the trigrams, the text stays in its table),
+# kept by triggers. Their migration creates them (SQLite only; PostgreSQL has ix_interaction_body_trgm and
+# ix_ticket_subject_trgm); schemas made with create_all have none and search reads every body and subject, as does a
+# database where a trigger is gone (a batch migration that rebuilds the table drops them: run SEARCH_INDEX_DDL).
+SEARCH_INDEXES = {"interaction_search": ("interaction", "body_text"), "ticket_search": ("ticket", "subject")}
+SEARCH_INDEX_TRIGGERS = tuple(f"{index}_{kind}" for index in SEARCH_INDEXES for kind in ("ai", "ad", "au"))
+
+
+def _fts_ddl(index: str, table: str, column: str) -> tuple[str, ...]:
+    # Our own constant names only (SEARCH_INDEXES), nothing from a request.
+    delete = f"INSERT INTO {index}({index}, rowid, {column}) VALUES ('delete', old.id, old.{column});"  # noqa: S608
+    insert = f"INSERT INTO {index}(rowid, {column}) VALUES (new.id, new.{column});"  # noqa: S608
+    return (
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {index} USING fts5({column}, content='{table}', content_rowid='id', "
+        "tokenize='trigram')",
+        f"CREATE TRIGGER IF NOT EXISTS {index}_ai AFTER INSERT ON {table} BEGIN {insert} END",
+        f"CREATE TRIGGER IF NOT EXISTS {index}_ad AFTER DELETE ON {table} BEGIN {delete} END",
+        f"CREATE TRIGGER IF NOT EXISTS {index}_au AFTER UPDATE OF {column} ON {table} BEGIN {delete} {insert} END",
+        f"INSERT INTO {index}({index}) VALUES ('rebuild')",  # noqa: S608
+    )
+
+
+SEARCH_INDEX_DDL = tuple(
+    ddl for index, (table, column) in SEARCH_INDEXES.items() for ddl in _fts_ddl(index, table, column)
 )
 SEARCH_INDEX_DROP = (
     *(f"DROP TRIGGER IF EXISTS {name}" for name in SEARCH_INDEX_TRIGGERS),
-    "DROP TABLE IF EXISTS interaction_search",
+    *(f"DROP TABLE IF EXISTS {index}" for index in SEARCH_INDEXES),
 )
-_SEARCH_INDEX = sa.table(SEARCH_INDEX, sa.column("rowid", sa.Integer), sa.column("body_text", sa.Text))
+_BODY_INDEX = sa.table("interaction_search", sa.column("rowid", sa.Integer), sa.column("body_text", sa.Text))
+_SUBJECT_INDEX = sa.table("ticket_search", sa.column("rowid", sa.Integer), sa.column("subject", sa.Text))
 _search_index_seen: dict[str, bool] = {}  # database URL -> index and triggers all there (looked up once)
 
 
 def search_index_ready(session: Session) -> bool:
-    """Whether this SQLite database has the body index with all of its triggers (looked up once per process)."""
+    """Whether this SQLite database has the search indexes with all of their triggers (looked up once per process)."""
     url = str(session.get_bind().url)
     ready = _search_index_seen.get(url)
     if ready is None:
-        names = set(session.scalars(sa.text("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')"
-                                            " AND name LIKE 'interaction_search%'")))  # fmt: skip
-        ready = _search_index_seen[url] = {SEARCH_INDEX, *SEARCH_INDEX_TRIGGERS} <= names
+        names = set(session.scalars(sa.text("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")))
+        ready = _search_index_seen[url] = {*SEARCH_INDEXES, *SEARCH_INDEX_TRIGGERS} <= names
     return ready
 
 
