@@ -3,6 +3,7 @@ real Redis on its own db number, and every table emptied after each test."""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 import re
@@ -154,6 +155,24 @@ def csrf_token(html: str) -> str:
     match = _CSRF.search(html)
     assert match, "no CSRF token on the page"
     return match.group(1) or match.group(2)
+
+
+@contextlib.contextmanager
+def sql_statements(*, only: str = "") -> Iterator[list[str]]:
+    """The SQL statements sent while the block runs (those starting with `only`, e.g. "SELECT"), for tests that
+    pin how many a page or a service costs. Needs the app context the `db` fixture holds."""
+    seen: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith(only):
+            seen.append(statement)
+
+    engine = _db.engine
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
 
 
 def login_staff(client: FlaskClient, email: str, password: str) -> None:

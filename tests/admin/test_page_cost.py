@@ -7,16 +7,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from portal.brand import cached_brand
-from tests.conftest import login_staff
+from tests.conftest import login_staff, sql_statements
 from ticketing.domain.vocab import StaffRole
-from ticketing.extensions import db as ext_db
 from ticketing.models import Branding, Notification, SlaPause, TicketTag
 from ticketing.services import tickets
 
@@ -53,23 +51,6 @@ def kept_brand(app, monkeypatch) -> Iterator[None]:
     app.extensions.pop("ticketing_brand", None)
 
 
-@contextmanager
-def statements(app) -> Iterator[list[str]]:
-    """The SQL statements sent while the block runs."""
-    seen: list[str] = []
-
-    def note(conn, cursor, statement, parameters, context, executemany) -> None:
-        seen.append(statement)
-
-    with app.app_context():
-        engine = ext_db.engine
-    sa.event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", note)
-
-
 def row_of(html: str, ticket_id: int) -> str:
     return html[html.index(f'aria-label="Select #{ticket_id}"') :].split("</tr>")[0]
 
@@ -77,7 +58,7 @@ def row_of(html: str, ticket_id: int) -> str:
 def test_queue_page_is_three_statements_and_escapes_its_rows(app, client, desk, kept_brand) -> None:
     login_staff(client, "priya@bluehill.test", PW)
     client.get("/admin/queues/mine")  # the menu counts and the layout parts are cached now
-    with statements(app) as seen:
+    with sql_statements() as seen:
         page = client.get("/admin/queues/mine").get_data(as_text=True)
     # The signed-in user, the pick lists with the menu's notices, the page's rows with customer and assignees.
     assert len(seen) == 3, seen
@@ -106,7 +87,7 @@ def test_workspace_is_five_statements_with_everything_on_it(app, client, db, des
     db.commit()
     login_staff(client, "priya@bluehill.test", PW)
     client.get(f"/admin/ticket/{shared.id}")
-    with statements(app) as seen:
+    with sql_statements() as seen:
         page = client.get(f"/admin/ticket/{shared.id}").get_data(as_text=True)
     # User, ticket (tags, pauses joined), timeline (authors, attachments), time entries, pick lists (with the
     # notices, the SMS providers and the ticket's contacts and assignees), on both backends.

@@ -10,9 +10,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 
-from tests.conftest import login_staff
+from tests.conftest import login_staff, sql_statements
 from ticketing.domain.visibility import InteractionType
 from ticketing.domain.vocab import StaffRole
 from ticketing.extensions import db as ext_db
@@ -53,22 +52,6 @@ def search_index(app, db) -> Iterator[None]:
         queues.forget_search_index()
 
 
-@contextmanager
-def statements(app) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(conn, cursor, statement, parameters, context, executemany) -> None:
-        seen.append(statement)
-
-    with app.app_context():
-        engine = ext_db.engine
-    sa.event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", note)
-
-
 def found(client, query: str) -> set[int]:
     page = client.get("/admin/queues/all", query_string={"q": query}).get_data(as_text=True)
     return {int(i) for i in SHOWN.findall(page)}
@@ -83,14 +66,14 @@ def test_search_through_the_indexes_matches_reading_every_row(app, client, db, m
     assert unindexed["inv-2291"] == {tickets["invoice"]} and unindexed["REFUND FOR"] == {tickets["refund"]}
     assert unindexed["money"] == {tickets["refund"]} and unindexed["QUESTION"] == {tickets["invoice"]}
     with search_index(app, db):
-        with statements(app) as seen:
+        with sql_statements() as seen:
             indexed = {q: found(client, q) for q in queries}
         assert indexed == unindexed
         used = [s for s in seen if "interaction_search" in s]
         assert used and not any("interaction.body_text LIKE" in s or "ticket.subject LIKE" in s for s in used), seen
         assert all("ticket_search.subject LIKE" in s for s in used), used
         # A short query (no run of 3 characters) reads the bodies: the index cannot find it.
-        with statements(app) as seen:
+        with sql_statements() as seen:
             found(client, "in")
         assert not any("interaction_search.body_text" in s for s in seen)
         # The triggers keep them current: a new message, an edited one, a deleted one; a new and a renamed subject.
@@ -117,14 +100,14 @@ def test_search_through_the_indexes_matches_reading_every_row(app, client, db, m
         with engine.begin() as conn:
             conn.exec_driver_sql("DROP TRIGGER interaction_search_ai")
         queues.forget_search_index()
-        with statements(app) as seen:
+        with sql_statements() as seen:
             assert found(client, "order 77") == {tickets["refund"]}
         assert not any("interaction_search.body_text" in s for s in seen)
 
 
 def test_search_never_looks_for_the_sqlite_index(app, client, db, tickets) -> None:
     login_staff(client, "boss@bluehill.test", PW)
-    with statements(app) as seen:
+    with sql_statements() as seen:
         assert found(client, "inv-2291") == {tickets["invoice"]}
         assert found(client, "Refund for") == {tickets["refund"]}
     if db.get_bind().dialect.name == "postgresql":

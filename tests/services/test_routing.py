@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -16,6 +15,7 @@ import sqlalchemy as sa
 # Imported at collection, before the session-scoped `app` fixture runs create_all, so the routing tables exist
 # even while ticketing/models/__init__.py does not import the module yet.
 import ticketing.models.routing  # noqa: F401
+from tests.conftest import sql_statements
 from ticketing import events
 from ticketing.domain.lifecycle import Status
 from ticketing.domain.visibility import InteractionType
@@ -93,22 +93,6 @@ def system_texts(db, ticket: Ticket) -> list[str]:
             .order_by(Interaction.id)
         )
     )
-
-
-@contextlib.contextmanager
-def count_selects(db) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def listener(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-
-    engine = db.get_bind()
-    sa.event.listen(engine, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listener)
 
 
 # -- conditions -----------------------------------------------------------------------------------------------
@@ -574,12 +558,12 @@ def test_least_loaded_reads_the_load_in_one_query_whatever_the_number_of_tickets
     a1, a2 = make.user(teams=[world.billing]), make.user(teams=[world.billing])
     routing.pick_assignee(db, world.billing, strategy=AutoAssign.LEAST_LOADED, now=now)  # creates the lock row
     db.flush()
-    with count_selects(db) as few:
+    with sql_statements(only="SELECT") as few:
         routing.pick_assignee(db, world.billing, strategy=AutoAssign.LEAST_LOADED, now=now)
     assign(make, now, a1, *[Status.OPEN] * 6)
     assign(make, now, a2, *[Status.OPEN] * 5)
     db.flush()
-    with count_selects(db) as many:
+    with sql_statements(only="SELECT") as many:
         user = routing.pick_assignee(db, world.billing, strategy=AutoAssign.LEAST_LOADED, now=now)
     assert user is a2
     assert len(few) == len(many) == 2  # the lock row, and the candidates with their load
@@ -610,13 +594,13 @@ def test_team_and_agent_load(db, make, now, world) -> None:
     new_ticket(make, now)  # no team, nobody: no one's load
     db.flush()
 
-    with count_selects(db) as queries:
+    with sql_statements(only="SELECT") as queries:
         teams = routing.team_load(db)
     assert len(queries) == 1
     assert [(t.name, t.open_tickets) for t in teams] == [("Billing", 4), ("Sales", 1), ("Tech", 0)]
     assert teams[0].team_id == world.billing.id
 
-    with count_selects(db) as queries:
+    with sql_statements(only="SELECT") as queries:
         agents = routing.agent_load(db)
     assert len(queries) == 1
     assert [(a.name, a.open_tickets) for a in agents] == [("Ann", 3), ("Ben", 1), ("Cat", 1), ("Gone", 1), ("Zed", 0)]

@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import sql_statements
 from tests.webhooks.conftest import drain, queued_jobs
 from ticketing import events, webhook_jobs
 from ticketing.domain.lifecycle import Status
 from ticketing.domain.visibility import InteractionType
 from ticketing.domain.vocab import Priority, Source, Tier
-from ticketing.extensions import db as _db
 from ticketing.models import Category, utcnow
 from ticketing.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEvent
 from ticketing.services import sla_sweep, tickets
@@ -53,17 +53,9 @@ def test_sweep_without_subscriptions_pays_one_small_query(app, db, make, now) ->
     for _ in range(30):
         make.ticket(now=now)
     db.commit()
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args) -> None:
-        statements.append(statement)
-
-    sa.event.listen(_db.engine, "before_cursor_execute", record)
-    try:
+    with sql_statements() as statements:
         result = sla_sweep.sweep(db, now=now + timedelta(hours=5), warn_before=timedelta(minutes=30))
         db.commit()
-    finally:
-        sa.event.remove(_db.engine, "before_cursor_execute", record)
     assert len(result.resolution_breached) == 30
     webhook_statements = [s for s in statements if "webhook" in s]
     assert len(webhook_statements) == 1 and webhook_statements[0].lstrip().startswith("SELECT")
