@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names so Alembic can alter them on SQLite (batch mode) and PostgreSQL alike.
@@ -58,3 +58,12 @@ def str_enum(enum_cls: type) -> sa.Enum:
         values_callable=lambda members: [m.value for m in members],
         validate_strings=True,
     )
+
+
+def insert_for(session: Session) -> Any:
+    """The dialect's INSERT construct (it has on_conflict_do_nothing) for the session's database: PostgreSQL's or
+    SQLite's, the two the project runs on."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

@@ -12,12 +12,9 @@ from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from functools import lru_cache
-from typing import Any
 
 import sqlalchemy as sa
 from mailparser_reply import EmailReplyParser
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, lazyload
 
 from ticketing import events
@@ -37,6 +34,7 @@ from ticketing.models import (
     OutboundStatus,
     Ticket,
 )
+from ticketing.models.base import insert_for
 from ticketing.services import mail_outbound, routing, tickets
 from ticketing.services.attachments import IncomingFile, store_attachments
 from ticketing.services.enrichment import find_contact, resolve_contact
@@ -84,7 +82,7 @@ def store_raw(
     # INSERT ... ON CONFLICT DO NOTHING: a concurrent connector storing the same message loses quietly, with
     # no SAVEPOINT (pysqlite commits on releasing one, which would break the caller's batching).
     row = session.scalar(
-        _insert(session)(InboundMessage)
+        insert_for(session)(InboundMessage)
         .values(message_key=key, raw=raw, size=len(raw), source=source, mailbox_id=mailbox_id,
                 from_address=sender, subject=subject, received_at=now, status=InboundStatus.RECEIVED, attempts=0)
         .on_conflict_do_nothing(index_elements=["message_key"])
@@ -174,14 +172,10 @@ def belongs_to(contact: Contact, ticket: Ticket) -> bool:
     return (ticket.customer_id is not None and contact.customer_id == ticket.customer_id) or contact in ticket.contacts
 
 
-def _insert(session: Session) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 def _remember_ids(session: Session, ticket: Ticket, message_id: str | None) -> None:
     if message_id:  # one statement: a Message-ID already known keeps its ticket
         session.execute(
-            _insert(session)(MailThreadRef)
+            insert_for(session)(MailThreadRef)
             .values(message_id=message_id, ticket_id=ticket.id, outbound=False)
             .on_conflict_do_nothing(index_elements=["message_id"])
         )

@@ -17,6 +17,7 @@ from ticketing.domain import lifecycle
 from ticketing.domain.visibility import InteractionType
 from ticketing.domain.vocab import StaffRole
 from ticketing.models import Interaction, Team, Ticket, User, team_members, ticket_assignees
+from ticketing.models.base import insert_for
 from ticketing.models.routing import AutoAssign, RoutingRule, TeamRoundRobin
 from ticketing.services import tickets, txcache
 
@@ -214,18 +215,7 @@ def _lock_team_state(session: Session, team: Team) -> TeamRoundRobin:
     On SQLite the lock is a no-op (the database has one writer anyway).
     """
     session.flush()
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        session.execute(pg_insert(TeamRoundRobin).values(team_id=team.id).on_conflict_do_nothing())
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        session.execute(sqlite_insert(TeamRoundRobin).values(team_id=team.id).on_conflict_do_nothing())
-    elif session.get(TeamRoundRobin, team.id) is None:
-        session.add(TeamRoundRobin(team_id=team.id))
-        session.flush()
+    session.execute(insert_for(session)(TeamRoundRobin).values(team_id=team.id).on_conflict_do_nothing())
     return session.scalars(
         sa.select(TeamRoundRobin)
         .where(TeamRoundRobin.team_id == team.id)
