@@ -91,7 +91,6 @@ import re
 import statistics
 import tempfile
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -103,12 +102,12 @@ import benchkit
 import sqlalchemy as sa
 from benchkit import (
     IsolatedClient,
+    Series,
     ServerTimer,
     SqlRecorder,
     create_pg_database,
     drop_pg_database,
     ms,
-    percentile,
     ratio,
     timed,
 )
@@ -919,34 +918,6 @@ def baseline_specs(workspace_id: int, deep: tuple[datetime, int], email: str) ->
 # --------------------------------------------------------------------------------------------------------
 # Measuring: server time per request (a WSGI wrapper) and the SQL inside it (cursor-execute events).
 # --------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Series:
-    server: list[float] = field(default_factory=list)
-    sql: list[float] = field(default_factory=list)
-    queries: list[int] = field(default_factory=list)
-    statements: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.server)
-
-    @property
-    def p99(self) -> float:
-        return percentile(self.server, 0.99)
-
-    def statement_median(self, statement: str) -> float:
-        # A statement a request did not run counts as 0 for it.
-        values = self.statements.get(statement, [])
-        return statistics.median(values + [0.0] * (len(self.server) - len(values)))
-
-    def add(self, seconds: float, statements: dict[str, float], calls: int) -> None:
-        self.server.append(seconds)
-        self.sql.append(sum(statements.values()))
-        self.queries.append(calls)
-        for statement, spent in statements.items():
-            self.statements[statement].append(spent)
 
 
 @dataclass(frozen=True)

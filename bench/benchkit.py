@@ -14,9 +14,12 @@ import math
 import os
 import platform
 import sqlite3
+import statistics
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -168,6 +171,37 @@ def percentile(values: Sequence[float], share: float) -> float:
     """Nearest rank."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+@dataclass
+class Series:
+    """One route's measurements: server time per request, the SQL time and statement count inside it, and the
+    time per statement (for the slowest-statement columns)."""
+
+    server: list[float] = field(default_factory=list)
+    sql: list[float] = field(default_factory=list)
+    queries: list[int] = field(default_factory=list)
+    statements: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.server)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.server, 0.99)
+
+    def statement_median(self, statement: str) -> float:
+        # A statement a request did not run counts as 0 for it.
+        values = self.statements.get(statement, [])
+        return statistics.median(values + [0.0] * (len(self.server) - len(values)))
+
+    def add(self, seconds: float, statements: dict[str, float], calls: int) -> None:
+        self.server.append(seconds)
+        self.sql.append(sum(statements.values()))
+        self.queries.append(calls)
+        for statement, spent in statements.items():
+            self.statements[statement].append(spent)
 
 
 def ms(seconds: float) -> str:

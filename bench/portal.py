@@ -54,7 +54,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -65,12 +64,12 @@ import benchkit
 import sqlalchemy as sa
 from benchkit import (
     IsolatedClient,
+    Series,
     ServerTimer,
     SqlRecorder,
     create_pg_database,
     drop_pg_database,
     ms,
-    percentile,
     ratio,
     timed,
 )
@@ -393,27 +392,6 @@ def fill(url: str, dialect: str, tickets: int, password_hash: str) -> Fill:
 # --------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Series:
-    server: list[float] = field(default_factory=list)
-    sql: list[float] = field(default_factory=list)
-    queries: list[int] = field(default_factory=list)
-    statements: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.server)
-
-    @property
-    def p99(self) -> float:
-        return percentile(self.server, 0.99)
-
-    def statement_median(self, statement: str) -> float:
-        # A statement a request did not run counts as 0 for it.
-        values = self.statements.get(statement, [])
-        return statistics.median(values + [0.0] * (len(self.server) - len(values)))
-
-
 @dataclass(frozen=True)
 class Route:
     key: str
@@ -565,12 +543,7 @@ def measure(targets: list[Target], args: argparse.Namespace) -> float:
             assert response.status_code == route.status, (route.path, response.status_code)
             if round_ < args.warmup:
                 continue
-            series = run.series[route.key]
-            series.server.append(target.timer.last)
-            series.sql.append(sum(statements.values()))
-            series.queries.append(calls)
-            for statement, seconds in statements.items():
-                series.statements[statement].append(seconds)
+            run.series[route.key].add(target.timer.last, statements, calls)
     return time.perf_counter() - started
 
 

@@ -57,10 +57,6 @@ def read_messages(path: Path) -> Iterator[tuple[str, bytes]]:
         raise FileNotFoundError(f"no such file or folder: {path}")
 
 
-def _nothing() -> None:
-    pass
-
-
 @dataclass
 class ImportSummary:
     stored: int = 0
