@@ -157,6 +157,11 @@ def csrf_token(html: str) -> str:
     return match.group(1) or match.group(2)
 
 
+def without_csrf_tokens(html: str) -> str:
+    """The page with every CSRF token value blanked, for comparing two pages rendered at different seconds."""
+    return _CSRF.sub('name="csrf_token" value=""', html)
+
+
 @contextlib.contextmanager
 def sql_statements(*, only: str = "") -> Iterator[list[str]]:
     """The SQL statements sent while the block runs (those starting with `only`, e.g. "SELECT"), for tests that
