@@ -44,6 +44,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     health.init_app(app)
     notifications.init_app()
     import ticketing.services.webhooks  # noqa: F401 - registers the webhook outbox (a before-commit hook)
+
     app.register_blueprint(intake.bp)
     csrf.exempt(intake.bp)  # authenticated by an HMAC of the body, not a browser session
 

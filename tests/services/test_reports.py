@@ -463,3 +463,17 @@ def test_report_tables(db, data, make) -> None:
     lines = report_csv(reports.backlog_now_by_team_status(db)).splitlines()
     assert lines[0] == '"team","open","in_progress","pending","waiting_on_customer","total"'
     assert lines[1] == '"\'=HYPERLINK(1)",1,0,0,0,1'
+
+
+@pytest.mark.parametrize(
+    ("values", "percent", "expected"),
+    [
+        ([7.0], 50, 7.0),  # one value is every percentile
+        ([1.0, 2.0], 50, 1.5),
+        ([5, 10, 20, 30, 45, 60, 90, 120, 300], 90, 156.0),  # 120 + 0.2 * (300 - 120)
+        ([1.0, 2.0, 3.0, 4.0], 90, 3.7),  # position 2.7
+        ([1.0, 2.0, 3.0, 4.0], 100, 4.0),  # the top rank has no next one
+    ],
+)
+def test_percentile_cont_interpolates_like_postgresql(values, percent, expected) -> None:
+    assert reports.percentile_cont(values, percent) == pytest.approx(expected)

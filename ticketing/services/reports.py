@@ -2,7 +2,8 @@
 
 Every report is one aggregate query (set-based SQL on both backends) returning a small, typed, JSON-friendly
 result (`to_jsonable` turns any of them into plain dicts and lists for Chart.js or an API); nothing loads
-tickets as ORM objects. Python only reshapes the handful of aggregate rows that come back.
+tickets as ORM objects. Python only reshapes the handful of aggregate rows that come back (one exception: SQLite's
+response-time percentiles, whose minutes are sorted in Python, as SQLite has no percentile aggregate).
 
 Conventions shared by every report:
 
@@ -12,8 +13,8 @@ Conventions shared by every report:
 * Durations are wall-clock minutes between ``created_at`` and the stamp (not working minutes), see
   `minutes_between`. Results are rounded to two decimals, so both backends report the same numbers.
 * Percentiles are PostgreSQL's ``percentile_cont``: linear interpolation between the two nearest ranks,
-  at 0-based position ``p * (n - 1)`` of the sorted values. SQLite computes the same thing with window
-  functions (see `_sqlite_percentiles`).
+  at 0-based position ``p * (n - 1)`` of the sorted values. On SQLite the values are sorted in Python and
+  interpolated the same way (see `percentile_cont`).
 * Merged tickets (``merged_into_id`` set) are duplicates closed by the merge: they are left out of the SLA
   and response-time reports (the merge is not a resolution) but still count as volume and backlog.
 """
@@ -23,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
@@ -448,22 +449,14 @@ def _timed_tickets(dialect: str, dimension: TimeDimension | None, start: datetim
     ).offset(0)
 
 
-def _sqlite_percentiles(values: Any, percents: Iterable[int]) -> list[sa.ColumnElement[Any]]:
-    """percentile_cont on a ranked subquery (columns v, rn 1-based, n), as aggregates of one group.
-
-    For percent P the 0-based position is P * (n - 1) / 100: `lo` is its integer part (rank lo + 1) and `frac`
-    the remainder, computed in integers so no rank is ever off by a rounding error. The value is
-    v[lo] + (v[lo + 1] - v[lo]) * frac, PostgreSQL's own interpolation; at the top rank v[lo + 1] is v[lo].
-    """
-    columns: list[sa.ColumnElement[Any]] = []
-    for p in percents:
-        scaled = p * (values.c.n - 1)
-        lo_rank = scaled // 100 + 1
-        frac = sa.cast(scaled % 100, sa.Float) / 100.0
-        lo_v = sa.func.max(sa.case((values.c.rn == lo_rank, values.c.v)))
-        hi_v = sa.func.coalesce(sa.func.max(sa.case((values.c.rn == lo_rank + 1, values.c.v))), lo_v)
-        columns.append((lo_v + (hi_v - lo_v) * sa.func.max(frac)).label(f"p{p}"))
-    return columns
+def percentile_cont(ordered: list[float], percent: int) -> float:
+    """PostgreSQL's percentile_cont of sorted values: at 0-based position P * (n - 1) / 100, interpolated
+    between the two nearest ranks (the position's integer part and remainder computed in integers, so no rank is
+    ever off by a rounding error)."""
+    lo, rest = divmod(percent * (len(ordered) - 1), 100)
+    low = ordered[lo]
+    high = ordered[lo + 1] if rest else low
+    return low + (high - low) * rest / 100
 
 
 def response_time_distribution(
@@ -473,7 +466,7 @@ def response_time_distribution(
 
     First response: tickets with a first_response_at; resolution: tickets with a resolved_at (currently
     resolved or closed; a reopened ticket counts again once resolved again, from its creation).
-    PostgreSQL: percentile_cont in one GROUP BY. SQLite: one query ranking the values with window functions.
+    PostgreSQL: percentile_cont in one GROUP BY. SQLite: one scan of the values, sorted and interpolated here.
     """
     start, end = _range(start, end)
     dialect = dialect_of(session)
@@ -500,28 +493,22 @@ def response_time_distribution(
             stats[label]["first_response"] = TimeStats(fr_n, _round(fr_50), _round(fr_90))
             stats[label]["resolution"] = TimeStats(res_n, _round(res_50), _round(res_90))
     else:
-        values = sa.union_all(
-            sa.select(
-                sa.literal_column("'first_response'", sa.String).label("metric"), base.c.grp, base.c.fr.label("v")
-            ).where(base.c.fr.is_not(None)),
-            sa.select(
-                sa.literal_column("'resolution'", sa.String).label("metric"), base.c.grp, base.c.res.label("v")
-            ).where(base.c.res.is_not(None)),
-        ).subquery("vals")
-        partition = (values.c.metric, values.c.grp)
-        ranked = sa.select(
-            values.c.metric,
-            values.c.grp,
-            values.c.v,
-            sa.func.row_number().over(partition_by=partition, order_by=values.c.v).label("rn"),
-            sa.func.count().over(partition_by=partition).label("n"),
-        ).subquery("ranked")
-        query = sa.select(
-            ranked.c.metric, ranked.c.grp, sa.func.max(ranked.c.n), *_sqlite_percentiles(ranked, (50, 90))
-        ).group_by(ranked.c.metric, ranked.c.grp)
+        # SQLite has no percentile aggregate: the year's minutes come back as one plain scan and are sorted here
+        # (window functions ranking them in SQL sorted through a temporary B-tree, several times slower).
+        values: dict[Any, dict[str, list[float]]] = defaultdict(lambda: {"first_response": [], "resolution": []})
+        for grp, fr, res in session.execute(sa.select(base.c.grp, base.c.fr, base.c.res)):
+            lists = values[grp]
+            if fr is not None:
+                lists["first_response"].append(fr)
+            if res is not None:
+                lists["resolution"].append(res)
         names = _team_names(session, dimension)
-        for metric, grp, n, p50, p90 in session.execute(query):
-            stats[_label(names.get(grp, grp))][metric] = TimeStats(n, _round(p50), _round(p90))
+        for grp, lists in values.items():
+            for metric, found in lists.items():
+                if found:
+                    found.sort()
+                    p50, p90 = percentile_cont(found, 50), percentile_cont(found, 90)
+                    stats[_label(names.get(grp, grp))][metric] = TimeStats(len(found), _round(p50), _round(p90))
     if dimension is None:
         stats.setdefault(ALL_LABEL, {})
     empty = TimeStats(0, None, None)
