@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from redis import Redis
 
-from admin.queues import sla_cell
+from admin.queues import short_time, sla_cell
 from tests.conftest import login_staff
 from ticketing.domain.lifecycle import Status
 from ticketing.domain.vocab import Priority, StaffRole
@@ -141,13 +141,17 @@ def test_search_matches_subject_body_contact_and_customer(client, desk, query, e
     assert set(shown_ids(page)) == {desk[k].id for k in expected}
 
 
+def queue_row(now: datetime, status: Status = Status.OPEN, **kw) -> queues.QueueRow:
+    values = {"due_date": None, "resolved_at": None, "sla_breach_at": None, **kw}
+    return queues.QueueRow(1, "s", status, Priority.LOW, now, now, assigned_team_id=None, customer_name=None,
+                           customer_tier=None, **values)  # fmt: skip
+
+
 def test_sla_cell_says_what_the_macro_said() -> None:
     now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
     def row(status: Status = Status.OPEN, **kw) -> queues.QueueRow:
-        values = {"due_date": None, "resolved_at": None, "sla_breach_at": None, **kw}
-        return queues.QueueRow(1, "s", status, Priority.LOW, now, now, assigned_team_id=None, customer_name=None,
-                               customer_tier=None, **values)  # fmt: skip
+        return queue_row(now, status, **kw)
 
     assert sla_cell(row(sla_breach_at=now), now).text == "Breached"
     done = {"due_date": now, "resolved_at": now + timedelta(minutes=1)}
@@ -187,3 +191,15 @@ def test_reports_page_cache_drops_on_a_ticket_change(client, db, desk) -> None:
     csv = client.get("/admin/reports/by_category.csv", query_string=span).get_data(as_text=True)
     assert '"Outages",1' in csv
     assert db.scalar(sa.select(sa.func.count()).select_from(Ticket)) == 4
+
+
+def test_short_time_and_sla_titles_read_as_strftime_did() -> None:
+    start = datetime(2026, 1, 1, 0, 5, tzinfo=UTC)
+    for day in range(0, 366, 3):  # every month and weekday, single- and double-digit days
+        value = start + timedelta(days=day, hours=day % 24, minutes=day % 60)
+        assert short_time(value) == value.strftime("%d %b %H:%M")
+        due = sla_cell(queue_row(value, due_date=value), value - timedelta(hours=30))
+        assert due.title == value.strftime("Due %a %d %b %H:%M UTC")
+        assert sla_cell(queue_row(value, sla_breach_at=value), value).title == value.strftime(
+            "Resolution target passed %Y-%m-%d %H:%M UTC"
+        )
