@@ -6,7 +6,7 @@ from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
-from admin import auth, mail_files
+from admin import auth, mail_files, markup
 from admin.api_tokens import ApiTokenView
 from admin.base import StaffIndexView
 from admin.manager import LoadView
@@ -41,5 +41,6 @@ def init_admin(app: Flask) -> Admin:
 
     # Globals, not a context processor: only the agent layout calls them, so other pages pay nothing.
     app.jinja_env.globals.update(staff_notifications=unread_notifications, admin_layout_block=layout_block)
+    markup.register(app.jinja_env)
 
     return admin

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
@@ -14,8 +13,17 @@ from flask_admin import expose
 from markupsafe import Markup, escape
 
 from admin.base import StaffView, me
+from admin.markup import (
+    PRIORITY_OPTIONS,
+    STATUS_OPTIONS,
+    option_tags,
+    priority_badge,
+    short_time,
+    sla_cell,
+    status_badge,
+)
 from admin.menu import keep_notifications, notifications_part
-from ticketing.domain.lifecycle import DONE, PAUSED, Status, TransitionError
+from ticketing.domain.lifecycle import Status, TransitionError
 from ticketing.domain.vocab import Priority, Tier
 from ticketing.extensions import db, redis_conn
 from ticketing.models import Team, Ticket, User, UTCDateTime, utcnow
@@ -33,67 +41,9 @@ BULK_ACTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class SlaCell:
-    css: str
-    text: str
-    title: str = ""
-
-
-def _duration(seconds: float) -> str:
-    s = int(abs(seconds))
-    if s >= 86400:
-        return f"{s // 86400}d {(s % 86400) // 3600}h"
-    if s >= 3600:
-        return f"{s // 3600}h {(s % 3600) // 60}m"
-    return f"{s // 60}m"
-
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-def short_time(value: datetime) -> str:
-    """'27 Nov 14:05', what strftime('%d %b %H:%M') gives in the C locale, at a fifth of its cost (a page has a
-    hundred of them)."""
-    return f"{value.day:02d} {_MONTHS[value.month - 1]} {value.hour:02d}:{value.minute:02d}"
-
-
-def sla_cell(row: queues.QueueRow, now: datetime) -> SlaCell:
-    """The queue's SLA column: the rules of the sla_cell macro (agent/_macros.html), in Python because a page
-    has 50 of them and a Jinja macro call costs far more than this."""
-    if row.sla_breach_at:
-        return SlaCell("badge badge-danger", "Breached",
-                       f"Resolution target passed {row.sla_breach_at.isoformat(' ', 'minutes')[:16]} UTC")  # fmt: skip
-    if row.status in DONE:
-        if row.due_date and row.resolved_at:
-            return (
-                SlaCell("badge badge-danger", "Resolved late")
-                if row.resolved_at > row.due_date
-                else SlaCell("badge badge-success", "Met")
-            )
-        return SlaCell("text-muted", "—")
-    if row.due_date is None:
-        return SlaCell("badge badge-secondary", "Paused") if row.status in PAUSED else SlaCell("text-muted", "no SLA")
-    left = (row.due_date - now).total_seconds()
-    if left < 0:
-        return SlaCell("badge badge-danger", f"Overdue {_duration(left)}")
-    due = f"Due {_WEEKDAYS[row.due_date.weekday()]} {short_time(row.due_date)} UTC"
-    return SlaCell("badge badge-warning" if left < 4 * 3600 else "text-nowrap", f"{_duration(left)} left", due)
-
-
-STATUS_CLASS = {
-    "open": "badge-primary",
-    "in_progress": "badge-info",
-    "pending": "badge-warning",
-    "waiting_on_customer": "badge-warning",
-    "resolved": "badge-success",
-    "closed": "badge-secondary",
-}
-PRIORITY_CLASS = {"urgent": "badge-danger", "high": "badge-warning", "medium": "badge-light", "low": "badge-light"}
 # The cells that depend only on an enum, made once (labels are ours: nothing to escape).
-_STATUS_CELL = {s: f'<td><span class="badge badge-pill {STATUS_CLASS[s.value]}">{s.label}</span></td>' for s in Status}
-_PRIORITY_CELL = {p: f'<td><span class="badge {PRIORITY_CLASS[p.value]}">{p.label}</span></td>' for p in Priority}
+_STATUS_CELL = {s: f"<td>{status_badge(s)}</td>" for s in Status}
+_PRIORITY_CELL = {p: f"<td>{priority_badge(p)}</td>" for p in Priority}
 _TIER_BADGE = {t: f' <span class="tier tier-{t.value}">{t.label}</span>' for t in Tier}
 _DASH = '<span class="text-muted">—</span>'
 
@@ -106,8 +56,6 @@ def rows_html(rows: list[queues.QueueRow], now: datetime, ticket_url: str, team_
     teams = {team_id: escape(name) for team_id, name in team_names.items()}
     parts = []
     for row in rows:
-        sla = sla_cell(row, now)
-        title = f' title="{sla.title}"' if sla.title else ""
         name, tier = row.customer_name, row.customer_tier
         customer = f"{escape(name)}{_TIER_BADGE[tier]}" if name is not None and tier is not None else _DASH
         parts.append(
@@ -116,30 +64,13 @@ def rows_html(rows: list[queues.QueueRow], now: datetime, ticket_url: str, team_
             f"{escape(row.subject)}</a></td><td>{customer}</td>{_STATUS_CELL[row.status]}"
             f'{_PRIORITY_CELL[row.priority]}<td class="small">{escape(", ".join(row.assignees)) or "—"}</td>'
             f'<td class="small">{teams.get(row.assigned_team_id, "—")}</td>'  # type: ignore[arg-type]
-            f'<td class="small"><span class="{sla.css}"{title}>{sla.text}</span></td>'
+            f'<td class="small">{sla_cell(row, now).__html__()}</td>'
             f'<td class="small text-muted text-nowrap">{short_time(row.updated_at)}</td></tr>\n'
         )
     return Markup("".join(parts))  # noqa: S704  (every value from the database is escaped above)
 
 
 SORT_LABELS = {"updated": "Last update", "due": "Time left", "priority": "Priority", "created": "Newest"}
-_STATUS_OPTIONS = tuple((s.value, s.label) for s in Status)
-_PRIORITY_OPTIONS = tuple((p.value, p.label) for p in Priority)
-
-
-@lru_cache(maxsize=1024)
-def _option_tags(pairs: tuple[tuple[Any, str], ...], selected: Any = None) -> str:
-    return "".join(
-        f'<option value="{escape(value)}"{" selected" if value == selected else ""}>{escape(label)}</option>'
-        for value, label in pairs
-    )
-
-
-@lru_cache(maxsize=256)
-def _bulk_value_options(staff: tuple[tuple[int, str], ...], teams: tuple[tuple[int, str], ...]) -> Markup:
-    groups = {"People": staff, "Teams (Set team)": teams, "Status": _STATUS_OPTIONS, "Priority": _PRIORITY_OPTIONS}
-    html = "".join(f'<optgroup label="{label}">{_option_tags(pairs)}</optgroup>' for label, pairs in groups.items())
-    return Markup(html)  # noqa: S704  (escaped in _option_tags)
 
 
 def queue_options(filters: queues.Filters, teams: list[queues.TeamRow], staff: list[StaffOption]) -> dict[str, Markup]:
@@ -148,16 +79,21 @@ def queue_options(filters: queues.Filters, teams: list[queues.TeamRow], staff: l
     team_pairs = tuple((t.id, t.name) for t in teams)
     status = filters.status.value if filters.status else None  # None: the "Any ..." option stays unmarked
     priority = filters.priority.value if filters.priority else None
-    tags = {
-        "status": _option_tags((("", "Any status"), *_STATUS_OPTIONS), status),
-        "priority": _option_tags((("", "Any priority"), *_PRIORITY_OPTIONS), priority),
-        "team": _option_tags((("", "Any team"), *team_pairs), filters.team_id),
-        "sort": _option_tags(tuple(SORT_LABELS.items()), filters.sort),
-        "bulk_action": _option_tags(tuple(BULK_ACTIONS.items())),
+    return {
+        "status": option_tags((("", "Any status"), *STATUS_OPTIONS), status),
+        "priority": option_tags((("", "Any priority"), *PRIORITY_OPTIONS), priority),
+        "team": option_tags((("", "Any team"), *team_pairs), filters.team_id),
+        "sort": option_tags(tuple(SORT_LABELS.items()), filters.sort),
+        "bulk_action": option_tags(tuple(BULK_ACTIONS.items())),
+        "bulk_value": _bulk_value_options(tuple(staff), team_pairs),
     }
-    markup = {name: Markup(html) for name, html in tags.items()}  # noqa: S704  (escaped in _option_tags)
-    markup["bulk_value"] = _bulk_value_options(tuple(staff), team_pairs)
-    return markup
+
+
+@lru_cache(maxsize=256)
+def _bulk_value_options(staff: tuple[tuple[int, str], ...], teams: tuple[tuple[int, str], ...]) -> Markup:
+    groups = {"People": staff, "Teams (Set team)": teams, "Status": STATUS_OPTIONS, "Priority": PRIORITY_OPTIONS}
+    html = "".join(f'<optgroup label="{label}">{option_tags(pairs)}</optgroup>' for label, pairs in groups.items())
+    return Markup(html)  # noqa: S704  (the options are escaped; the group labels are ours)
 
 
 def _filters() -> queues.Filters:

@@ -15,6 +15,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from admin.base import StaffView, me
+from admin.markup import PRIORITY_OPTIONS
 from admin.menu import keep_notifications, notifications_part
 from ticketing.domain.lifecycle import TRANSITIONS, Status, TransitionError
 from ticketing.domain.visibility import InteractionType
@@ -93,6 +94,7 @@ class WorkspaceView(StaffView):
         entries = db.session.scalars(_time_entries_statement(), {"ticket_id": ticket.id}).all()
         now = utcnow()
         choices = _choices(user.id, ticket.id)
+        here = url_for(".ticket", ticket_id=ticket.id)
         return self.render(
             "agent/workspace.html",
             ticket=ticket,
@@ -102,13 +104,13 @@ class WorkspaceView(StaffView):
             time_left=sla.resolution_time_left(ticket, now),
             minutes=sum(e.minutes for e in entries),
             recent_entries=entries[:5],
-            contacts=choices.contacts,
             assignees=choices.assignees,
-            assignee_ids={u.id for u in choices.assignees},
-            statuses=[ticket.status, *sorted(TRANSITIONS[ticket.status], key=lambda s: list(Status).index(s))],
-            priorities=list(Priority),
+            options=_options(ticket, choices, here),
             choices=choices,
-            ticket_url=url_for(".ticket", ticket_id=ticket.id),
+            ticket_url=here,
+            # Link prefixes (ids are appended in the template): a url_for per timeline entry cost more than it.
+            original_url=url_for("email_original.view", inbound_id=0)[:-1],
+            attachment_url=url_for("agent_files.attachment", attachment_id=0)[:-1],
             compose_kinds=COMPOSE_KINDS,
             compose_kind=request.args.get("kind") if request.args.get("kind") in COMPOSE_KINDS else "reply",
             sms_provider=choices.sms[0] if choices.sms else None,
@@ -313,6 +315,24 @@ class Choices:
     sms: list[Any]  # the active SMS providers (the compose box's "send" needs one)
     contacts: list[Any]  # the ticket's contacts (id, label = display name, detail = phone)
     assignees: list[Any]  # the ticket's assignees (id, label = name)
+
+
+def _options(ticket: Ticket, choices: Choices, here: str) -> dict[str, tuple[tuple[Any, str], ...]]:
+    """(value, label) pairs of the workspace's select boxes, for agent.option_tags."""
+    order = list(Status)
+    statuses = [ticket.status, *sorted(TRANSITIONS[ticket.status], key=order.index)]
+    assigned = {u.id for u in choices.assignees}
+    return {
+        "statuses": tuple((s.value, s.label) for s in statuses),
+        "priorities": PRIORITY_OPTIONS,
+        "teams": (("", "No team"), *((t.id, t.label) for t in choices.teams)),
+        "categories": (("", "None"), *((c.id, c.label) for c in choices.categories)),
+        "staff": tuple(
+            (u.id, f"{u.label} (away)" if u.away else u.label) for u in choices.staff if u.id not in assigned
+        ),
+        "canned": (("", "Insert canned response…"), *((f"{here}/canned/{c.id}", c.label) for c in choices.canned)),
+        "sms_contacts": tuple((c.id, f"{c.label} ({c.detail or 'no phone'})") for c in choices.contacts),
+    }
 
 
 def _choices(user_id: int, ticket_id: int) -> Choices:

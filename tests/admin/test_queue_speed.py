@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from redis import Redis
 
-from admin.queues import short_time, sla_cell
+from admin.markup import short_time, sla_cell
 from tests.conftest import login_staff
 from ticketing.domain.lifecycle import Status
 from ticketing.domain.vocab import Priority, StaffRole
