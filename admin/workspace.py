@@ -114,7 +114,6 @@ class WorkspaceView(StaffView):
             compose_kinds=COMPOSE_KINDS,
             compose_kind=request.args.get("kind") if request.args.get("kind") in COMPOSE_KINDS else "reply",
             sms_provider=choices.sms[0] if choices.sms else None,
-            others=visit(redis_conn(), ticket.id, current_user.id, current_user.name, "viewing"),
         )
 
     @expose("/<int:ticket_id>/customer")
@@ -246,7 +245,8 @@ class WorkspaceView(StaffView):
 
     @expose("/<int:ticket_id>/presence", methods=["POST"])
     def presence(self, ticket_id: int) -> ResponseReturnValue:
-        """htmx, every few seconds: say we're here (and whether we're typing), hear who else is."""
+        """htmx, once the page has loaded and then every few seconds: say we're here (and whether we're typing),
+        hear who else is."""
         ticket = self._ticket(ticket_id)
         state = "replying" if request.form.get("state") == "replying" else "viewing"
         return render_template_string(PRESENCE, others=visit(redis_conn(), ticket.id, current_user.id,

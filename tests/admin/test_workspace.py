@@ -191,14 +191,19 @@ def test_presence_shows_who_else_is_here(app, db, desk, redis_url) -> None:
     login_staff(priya, "manager@bluehill.test", PW)
     login_staff(lena, "admin@bluehill.test", PW)
     t = desk["integ"].id
-    priya.get(f"/admin/ticket/{t}")
-    page = lena.get(f"/admin/ticket/{t}").get_data(as_text=True)
-    assert "<strong>Morgan</strong> is viewing this ticket" in page
-    token = csrf_token(page)
     priya_token = csrf_token(priya.get(f"/admin/ticket/{t}").get_data(as_text=True))
-    priya.post(f"/admin/ticket/{t}/presence", data={"state": "replying"}, headers={"X-CSRFToken": priya_token})
-    fragment = lena.post(f"/admin/ticket/{t}/presence", data={}, headers={"X-CSRFToken": token}).get_data(as_text=True)
-    assert "<strong>Morgan</strong> is writing a reply" in fragment
+    page = lena.get(f"/admin/ticket/{t}").get_data(as_text=True)
+    token = csrf_token(page)
+    assert 'hx-trigger="load, every 10s"' in page  # the page asks for presence as soon as it has loaded
+
+    def poll(client, token: str, state: str = "viewing") -> str:
+        response = client.post(f"/admin/ticket/{t}/presence", data={"state": state}, headers={"X-CSRFToken": token})
+        return response.get_data(as_text=True)
+
+    assert "is viewing" not in poll(priya, priya_token)  # Priya's first poll: nobody else yet
+    assert "<strong>Morgan</strong> is viewing this ticket" in poll(lena, token)
+    poll(priya, priya_token, "replying")
+    assert "<strong>Morgan</strong> is writing a reply" in poll(lena, token)
 
 
 def test_canned_response_placeholders(client, db, desk) -> None:

@@ -149,7 +149,13 @@ def test_ticket_life_cycle_across_two_web_processes_and_two_workers(cluster, smt
     # A colleague opening it on web 1 shows up in the presence notice the admin's page polls on web 2.
     colleague = requests.Session()
     sign_in(colleague, web1, "/agent/login", MANAGER, ADMIN_PASSWORD)
-    assert colleague.get(f"{web1}/admin/ticket/{ticket_id}").status_code == 200
+    opened = colleague.get(f"{web1}/admin/ticket/{ticket_id}")
+    assert opened.status_code == 200
+    here = colleague.post(  # the page's first presence poll (htmx, on load)
+        f"{web1}/admin/ticket/{ticket_id}/presence", data={"state": "viewing"},
+        headers={"X-CSRFToken": csrf_token(opened.text)},
+    )  # fmt: skip
+    assert here.status_code == 200
     presence = agent.post(
         f"{web2}/admin/ticket/{ticket_id}/presence",
         data={"state": "replying"},

@@ -65,6 +65,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return process
 
 
+def trigram_index(name: str, column: str) -> sa.Index:
+    """Search by substring (ILIKE '%...%'): a trigram index on PostgreSQL (pg_trgm, see models/ticket.py); SQLite
+    has no such index, so there it is declared empty (WHERE 0) and the search scans."""
+    return sa.Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"},
+                    sqlite_where=sa.text("0"))  # fmt: skip
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ticketing.domain.vocab import MilestoneStatus, PortalRole, Tier
-from ticketing.models.base import Base, UTCDateTime, str_enum, utcnow
+from ticketing.models.base import Base, UTCDateTime, str_enum, trigram_index, utcnow
 
 if TYPE_CHECKING:
     from ticketing.models.ticket import Ticket
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 class Customer(Base):
     __tablename__ = "customer"
+    __table_args__ = (trigram_index("ix_customer_name_trgm", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), index=True)
@@ -58,6 +59,7 @@ class Contact(UserMixin, Base):
     """A person at a customer (or not yet linked to one); may sign in to the portal."""
 
     __tablename__ = "contact"
+    __table_args__ = (trigram_index("ix_contact_email_trgm", "email"), trigram_index("ix_contact_name_trgm", "name"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customer.id"), index=True)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ticketing.domain.visibility import CUSTOMER_VISIBLE_TYPES, InteractionType, SmsStatus
-from ticketing.models.base import Base, UTCDateTime, str_enum, utcnow
+from ticketing.models.base import Base, UTCDateTime, str_enum, trigram_index, utcnow
 
 if TYPE_CHECKING:
     from ticketing.models.customer import Contact
@@ -21,15 +21,7 @@ class Interaction(Base):
     __tablename__ = "interaction"
     __table_args__ = (
         sa.Index("ix_interaction_ticket_created", "ticket_id", "created_at", "id"),
-        # Search by substring of any message (ILIKE '%...%'): a trigram index on PostgreSQL; declared empty on
-        # SQLite (WHERE 0), where the search scans.
-        sa.Index(
-            "ix_interaction_body_trgm",
-            "body_text",
-            postgresql_using="gin",
-            postgresql_ops={"body_text": "gin_trgm_ops"},
-            sqlite_where=sa.text("0"),
-        ),
+        trigram_index("ix_interaction_body_trgm", "body_text"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

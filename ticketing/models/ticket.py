@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ticketing.domain.lifecycle import Status
 from ticketing.domain.vocab import Priority, Source
-from ticketing.models.base import Base, UTCDateTime, str_enum, utcnow
+from ticketing.models.base import Base, UTCDateTime, str_enum, trigram_index, utcnow
 
 if TYPE_CHECKING:
     from ticketing.models.customer import Contact, Customer
@@ -78,15 +78,7 @@ class Ticket(Base):
             postgresql_where=sa.text(f"{ACTIVE_SQL} AND due_date IS NOT NULL"),
             sqlite_where=sa.text(f"{ACTIVE_SQL} AND due_date IS NOT NULL"),
         ),
-        # Search by substring of the subject (ILIKE '%...%'): a trigram index on PostgreSQL; SQLite has no such
-        # index, so there it is declared empty (WHERE 0) and the search scans.
-        sa.Index(
-            "ix_ticket_subject_trgm",
-            "subject",
-            postgresql_using="gin",
-            postgresql_ops={"subject": "gin_trgm_ops"},
-            sqlite_where=sa.text("0"),
-        ),
+        trigram_index("ix_ticket_subject_trgm", "subject"),
         sa.Index("ix_ticket_public_updated", "customer_id", "public_updated_at"),
         # SLA sweep: only unresolved, unbreached tickets are ever scanned (partial indexes on both backends).
         sa.Index(
@@ -212,7 +204,7 @@ class TimeEntry(Base):
     user: Mapped[User] = relationship()
 
 
-# The trigram indexes (ix_ticket_subject_trgm, ix_interaction_body_trgm) need pg_trgm, a trusted extension: the
+# The trigram indexes (models.base.trigram_index) need pg_trgm, a trusted extension: the
 # database's owner may create it. (The migration creates it too.)
 sa.event.listen(
     Base.metadata,

@@ -355,26 +355,20 @@ def _search(pattern: Any, dialect: str, indexed: bool = False) -> sa.ColumnEleme
     indexes on PostgreSQL), instead of OR-ing the conditions into the ticket scan: with an OR, no index can
     serve, and every page read every ticket and every message body.
 
-    SQLite has no index for a substring, and reads every message body: its own LIKE, already blind to ASCII
-    case, not ILIKE, which SQLAlchemy renders as lower(x) LIKE lower(y) (the same matches, as SQLite's lower()
-    folds ASCII only, at twice the cost per body).
+    On PostgreSQL every kind has a trigram index (subjects, bodies, contacts' emails and names, customers' names).
+    SQLite has no index for a substring, and reads every contact and customer: its own LIKE, already blind to
+    ASCII case, not ILIKE, which SQLAlchemy renders as lower(x) LIKE lower(y) (the same matches, as SQLite's
+    lower() folds ASCII only, at twice the cost per row).
 
     With `indexed` (SQLite with the trigram indexes of bodies and subjects, see SEARCH_INDEX_DDL) those come
     through the indexes: the same LIKE on their virtual tables, which find candidates by trigram and check them.
-
-    PostgreSQL reads the contacts and customers (no trigram index there) row by row: lower(x) LIKE lower(y), the
-    pattern folded once per statement, is what ILIKE does on a UTF-8 database, but ILIKE folds the pattern again
-    for every row (half the cost of those scans).
     """
 
     def matching(column: Any) -> sa.ColumnElement[bool]:
         return column.ilike(pattern) if dialect == "postgresql" else column.like(pattern)
 
-    def scanned(column: Any) -> sa.ColumnElement[bool]:
-        return sa.func.lower(column).like(sa.func.lower(pattern)) if dialect == "postgresql" else column.like(pattern)
-
-    by_contact = sa.select(Contact.id).where(sa.or_(scanned(Contact.email), scanned(Contact.name)))
-    by_customer = sa.select(Customer.id).where(scanned(Customer.name))
+    by_contact = sa.select(Contact.id).where(sa.or_(matching(Contact.email), matching(Contact.name)))
+    by_customer = sa.select(Customer.id).where(matching(Customer.name))
     if indexed:
         bodies = sa.select(_BODY_INDEX.c.rowid).where(_BODY_INDEX.c.body_text.like(pattern))
         by_body = sa.select(Interaction.ticket_id).where(Interaction.id.in_(bodies))
