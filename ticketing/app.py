@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from ticketing import read_only_commit
 from ticketing.config import PROJECT_ROOT, Config
 from ticketing.extensions import csrf, db, limiter, login_manager, migrate
 
@@ -32,6 +33,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
     app.config["RATELIMIT_STORAGE_URI"] = app.config.get("RATELIMIT_STORAGE_URI") or app.config["REDIS_URL"]
     db.init_app(app)
+    read_only_commit.init_app(app, db)
     limiter.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from tests.api.conftest import call
+from ticketing import read_only_commit
 from ticketing.domain.lifecycle import Status
 from ticketing.domain.visibility import InteractionType
 from ticketing.models import Contact, Customer, Interaction, OutboundMessage, Ticket, TimeEntry
@@ -15,14 +15,16 @@ from ticketing.models import Contact, Customer, Interaction, OutboundMessage, Ti
 
 @pytest.fixture
 def commits():
+    """Commits that wrote something (a request that only read may end with a COMMIT too: read_only_commit)."""
     seen: list[object] = []
 
-    def listener(session: Session) -> None:
-        seen.append(session)
+    def listener(conn: sa.Connection) -> None:
+        if read_only_commit.wrote(conn):
+            seen.append(conn)
 
-    sa.event.listen(Session, "after_commit", listener)
+    sa.event.listen(sa.engine.Engine, "commit", listener)
     yield seen
-    sa.event.remove(Session, "after_commit", listener)
+    sa.event.remove(sa.engine.Engine, "commit", listener)
 
 
 def system_entries(db, ticket_id: int) -> list[Interaction]:
