@@ -11,6 +11,7 @@ from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import FileField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, Length
 
 from admin.base import AdminOnlyModelView, StaffModelView
 from admin.mail_files import EmailOriginalView
@@ -43,6 +44,7 @@ from ticketing.models import (
     utcnow,
 )
 from ticketing.services import tickets as ticket_service
+from ticketing.services.enrichment import normalise_email
 
 
 def enum_label(view: Any, context: Any, model: Any, name: str) -> str:
@@ -238,6 +240,16 @@ class ContactView(StaffModelView):
     column_list = ["name", "email", "phone", "customer", "portal_role"]
     column_searchable_list = ["name", "email"]
     form_columns = ["name", "email", "phone", "customer", "portal_role", "portal_enabled"]
+    # A mistyped address (or one with a line break) would only fail later, when mail to the contact is built.
+    form_args = {
+        "email": {
+            "filters": [lambda v: v.strip() if v else v],
+            "validators": [DataRequired(), Email(), Length(max=255)],
+        }
+    }
+
+    def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
+        model.email = normalise_email(model.email)  # stored as mail threading looks it up
 
     @action("invite", "Send portal invitation", "Email the selected contacts a link to choose a password?")
     def action_invite(self, ids: list[str]) -> None:

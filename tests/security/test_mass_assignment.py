@@ -148,3 +148,23 @@ def test_api_refuses_smuggled_fields_by_name(client, db, sec, caller, method, pa
     assert response.status_code == 422, response.get_json()
     assert set(response.get_json()["error"]["fields"]) == refused
     assert_unchanged(before, f"{method} {path} with {sorted(refused)}")
+
+
+@pytest.mark.parametrize("email", ["not-an-address", "alice@acme.example\r\nBcc: x@evil.example", ""])
+def test_the_admin_contact_form_refuses_an_unusable_address(client, db, sec, email) -> None:
+    sign_in(client, "admin")
+    alice = db.get(Contact, sec.w.alice.id)
+    data = {"name": "Alice", "email": email, "portal_role": "own", "customer": str(alice.customer_id),
+            "csrf_token": token_for(client, "admin")}  # fmt: skip
+    response = client.post(f"/admin/contact/edit/?id={alice.id}", data=data)
+    assert response.status_code == 200  # the form again, with its error
+    db.expire_all()
+    assert db.get(Contact, alice.id).email == sec.w.alice.email
+
+
+def test_the_admin_contact_form_stores_the_address_normalised(client, db, sec) -> None:
+    sign_in(client, "admin")
+    data = {"name": "Nora", "email": "  Nora.New@Acme.Example ", "portal_role": "own",
+            "customer": str(sec.w.alice.customer_id), "csrf_token": token_for(client, "admin")}  # fmt: skip
+    assert client.post("/admin/contact/new/", data=data).status_code == 302
+    assert db.scalar(sa.select(Contact).where(Contact.name == "Nora")).email == "nora.new@acme.example"
