@@ -27,6 +27,7 @@ from ticketing.domain.lifecycle import Status, TransitionError
 from ticketing.domain.vocab import Priority, Tier
 from ticketing.extensions import db, redis_conn
 from ticketing.models import Team, Ticket, User, UTCDateTime, utcnow
+from ticketing.models.base import read_rows
 from ticketing.models.staff import team_members
 from ticketing.services import queues, tickets
 from ticketing.services.staff_access import sees_everything, visible_clause
@@ -180,7 +181,7 @@ def _pick_lists(user: User) -> tuple[list[queues.TeamRow], queues.Scope, list[An
     """Every team (with the user's membership, hence the scope), the active staff for the bulk bar and the menu's
     notices in one statement (UNION ALL): three round trips less per page."""
     lists: dict[str, list[Any]] = {"team": [], "staff": [], "note": []}
-    for row in db.session.execute(_pick_lists_statement(), {"user_id": user.id}):
+    for row in read_rows(db.session, _pick_lists_statement(), {"user_id": user.id}):
         lists[row.kind].append(row)
     keep_notifications(lists["note"])
     teams = [queues.TeamRow(row.id, row.label, bool(row.flag)) for row in lists["team"]]

@@ -34,6 +34,7 @@ from ticketing.models import (
     UTCDateTime,
     utcnow,
 )
+from ticketing.models.base import read_rows
 from ticketing.models.ticket import ticket_assignees, ticket_contacts
 from ticketing.presence import visit
 from ticketing.services import (
@@ -342,7 +343,7 @@ def _choices(user_id: int, ticket_id: int) -> Choices:
     every ticket_contact row with its contact before it looked at the ticket."""
     lists: dict[str, list[Any]] = {"teams": [], "categories": [], "staff": [], "canned": [], "sms": [], "notes": [],
                                    "contacts": [], "assignees": []}  # fmt: skip
-    for row in db.session.execute(_choices_statement(), {"user_id": user_id, "ticket_id": ticket_id}):
+    for row in read_rows(db.session, _choices_statement(), {"user_id": user_id, "ticket_id": ticket_id}):
         lists[row.kind].append(row)
     keep_notifications(lists.pop("notes"))
     lists["sms"].sort(key=lambda row: row.id)  # sms.active_provider's choice: the first one

@@ -88,6 +88,14 @@ def str_enum(enum_cls: type) -> sa.Enum:
     )
 
 
+def read_rows(session: Session, statement: Any, params: dict[str, Any]) -> sa.CursorResult[Any]:
+    """Run a SELECT of plain columns (no entities) on the session's connection: the ORM's execution path, made for
+    loading objects, cost a quarter of a queue page's read more. Pending changes are flushed first, as
+    session.execute would."""
+    session.flush()
+    return session.connection().execute(statement, params)
+
+
 def insert_for(session: Session) -> Any:
     """The dialect's INSERT construct (it has on_conflict_do_nothing) for the session's database: PostgreSQL's or
     SQLite's, the two the project runs on."""

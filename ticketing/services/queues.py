@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from ticketing.domain.lifecycle import ACTIVE, Status
 from ticketing.domain.vocab import Priority, Tier
 from ticketing.models import Contact, Customer, Interaction, Team, Ticket, TicketTag, User, ticket_assignees
+from ticketing.models.base import read_rows
 from ticketing.models.staff import team_members
 from ticketing.services.staff_access import sees_everything
 
@@ -259,7 +260,7 @@ def page(
             _PAGE_STATEMENTS.clear()
         stmt = _PAGE_STATEMENTS[shape] = _page_statement(dialect, user, key, filters, after, limit, scope, indexed)
     rows = []
-    for *columns, names in session.execute(stmt, values):
+    for *columns, names in read_rows(session, stmt, values):
         assignees = names.split(NAME_SEPARATOR) if names else []
         rows.append(QueueRow(*columns, assignees=assignees if dialect == "postgresql" else sorted(assignees)))
     return rows
