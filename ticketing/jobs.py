@@ -17,7 +17,7 @@ from ticketing.domain.lifecycle import Status
 from ticketing.extensions import attachment_store, db, mail_policy, queue
 from ticketing.mail import smtp
 from ticketing.models import InboundMessage, InboundStatus, OutboundMessage, OutboundStatus, Ticket, utcnow
-from ticketing.services import mail_inbound, mail_outbound, sla_sweep
+from ticketing.services import mail_inbound, mail_outbound, sla_sweep, sms
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +140,11 @@ def acknowledge_ticket(ticket_id: int) -> str | None:
 
 
 def recover_stuck_work(older_than_seconds: int = 120, sending_lease_seconds: int = 600) -> dict[str, int]:
-    """Re-enqueue mail whose job was lost (Redis restarted, a worker killed mid-job, enqueue failed).
+    """Re-enqueue mail and SMS whose job was lost (Redis restarted, a worker killed mid-job, enqueue failed).
 
     A send whose worker died before the handover is queued again once its lease ran out (longer than the send
-    job's timeout, so a live worker is never overtaken); one that died after it stays UNCONFIRMED."""
+    job's timeout, so a live worker is never overtaken); one that died after it stays UNCONFIRMED. An SMS whose
+    worker died during the provider call is marked failed with that reason, not sent twice."""
     now = utcnow()
     cutoff = now - timedelta(seconds=older_than_seconds)
     inbound = db.session.scalars(
@@ -160,12 +161,17 @@ def recover_stuck_work(older_than_seconds: int = 120, sending_lease_seconds: int
             sa.or_(OutboundMessage.created_at < cutoff, OutboundMessage.id.in_(released or [0])),
         )
     ).all()
+    texts, unknown = sms.recover(db.session, now=now, queued_before=cutoff, lease=lease)
+    db.session.commit()
     q = queue()
     for inbound_id in inbound:
         q.enqueue(process_inbound, inbound_id, job_id=f"recover-inbound-{inbound_id}", retry=Retry(max=3, interval=60))
     for outbound_id in outbound:
         q.enqueue(send_outbound, outbound_id, job_id=f"recover-outbound-{outbound_id}", retry=Retry(max=3, interval=60))
-    return {"inbound": len(inbound), "outbound": len(outbound), "released": len(released)}
+    for interaction_id in texts:
+        q.enqueue(send_sms, interaction_id, job_id=f"recover-sms-{interaction_id}", retry=Retry(max=3, interval=60))
+    return {"inbound": len(inbound), "outbound": len(outbound), "released": len(released), "sms": len(texts),
+            "sms_unknown": unknown}  # fmt: skip
 
 
 def requeue_abandoned_jobs(now: float | None = None) -> dict[str, int]:
@@ -193,14 +199,14 @@ def poll_mailboxes() -> dict[str, int]:
 
 
 def send_sms(interaction_id: int) -> str:
-    """Send a queued SMS through the provider; the customer sees it only once the provider accepted it."""
+    """Send a queued SMS through the provider; the customer sees it only once the provider accepted it. The row is
+    claimed (SENDING, committed) before the call, so a second job for it sends nothing."""
     from ticketing import sms_http
-    from ticketing.domain.visibility import SmsStatus
-    from ticketing.models import Interaction
     from ticketing.services import sms
 
-    entry = db.session.scalar(sa.select(Interaction).where(Interaction.id == interaction_id).with_for_update())
-    if entry is None or entry.sms_status != SmsStatus.QUEUED:
+    entry = sms.claim(db.session, interaction_id, now=utcnow())
+    db.session.commit()
+    if entry is None:
         return "nothing to send"
     provider = sms.active_provider(db.session)
     if provider is None:
@@ -210,10 +216,10 @@ def send_sms(interaction_id: int) -> str:
     try:
         provider_id = sms_http.send(provider, to=(entry.meta or {}).get("to", ""), body=entry.body_text)
     except Exception as exc:
+        db.session.rollback()
         job = get_current_job()
-        if job is None or not job.retries_left:
-            sms.mark_failed(entry, error=f"{type(exc).__name__}: {exc}")
-            db.session.commit()
+        sms.release(entry, error=f"{type(exc).__name__}: {exc}", final=job is None or not job.retries_left)
+        db.session.commit()
         raise
     sms.mark_sent(entry, provider_id=provider_id, now=utcnow())
     db.session.commit()

@@ -5,17 +5,31 @@ is queued again from the rows that record it. Either way the customer observes e
 
 from __future__ import annotations
 
+import threading
+from datetime import timedelta
+from http.server import HTTPServer
+
 import sqlalchemy as sa
 from redis import Redis
 
+from tests.admin.test_workspace import Receiver
 from tests.faults.conftest import DatabaseLock, queue, wait_started
 from tests.faults.helpers import after_timeouts, fast_forward_retries
 from tests.mail.conftest import email, signature
 from ticketing import jobs
+from ticketing.domain.visibility import SmsStatus
 from ticketing.domain.vocab import Source
 from ticketing.extensions import mail_policy
-from ticketing.models import InboundMessage, InboundStatus, Interaction, OutboundKind, OutboundMessage, Ticket
-from ticketing.services import mail_outbound
+from ticketing.models import (
+    InboundMessage,
+    InboundStatus,
+    Interaction,
+    OutboundKind,
+    OutboundMessage,
+    SmsProvider,
+    Ticket,
+)
+from ticketing.services import mail_outbound, sms
 
 
 def count(db, model, *where) -> int:
@@ -69,7 +83,13 @@ def test_a_killed_workers_job_is_retried_from_redis_and_done_once(
     assert len(acknowledgements(db, smtp_sink)) == 1 and len(smtp_sink.messages) == 1
     # Later ticks of both sweepers find nothing left to do.
     assert jobs.requeue_abandoned_jobs(now=after_timeouts())["abandoned"] == 0
-    assert jobs.recover_stuck_work(older_than_seconds=0) == {"inbound": 0, "outbound": 0, "released": 0}
+    assert jobs.recover_stuck_work(older_than_seconds=0) == {
+        "inbound": 0,
+        "outbound": 0,
+        "released": 0,
+        "sms": 0,
+        "sms_unknown": 0,
+    }
 
 
 def test_work_lost_from_redis_is_requeued_from_the_database_and_done_once(
@@ -95,7 +115,13 @@ def test_work_lost_from_redis_is_requeued_from_the_database_and_done_once(
     assert jobs.requeue_abandoned_jobs(now=after_timeouts())["abandoned"] == 0  # RQ's side knows nothing now
     # Two cron ticks before any worker runs: every piece queued twice, each done once.
     for _ in range(2):
-        assert jobs.recover_stuck_work(older_than_seconds=0) == {"inbound": 2, "outbound": 1, "released": 0}
+        assert jobs.recover_stuck_work(older_than_seconds=0) == {
+            "inbound": 2,
+            "outbound": 1,
+            "released": 0,
+            "sms": 0,
+            "sms_unknown": 0,
+        }
     workers.inline(redis_url)
 
     db.expire_all()
@@ -108,4 +134,47 @@ def test_work_lost_from_redis_is_requeued_from_the_database_and_done_once(
     # The customer got the reply once and one acknowledgement per new ticket.
     assert smtp_sink.message_ids().count(reply_id) == 1
     assert len(acknowledgements(db, smtp_sink)) == 2 and len(smtp_sink.messages) == 3
-    assert jobs.recover_stuck_work(older_than_seconds=0) == {"inbound": 0, "outbound": 0, "released": 0}
+    assert jobs.recover_stuck_work(older_than_seconds=0) == {
+        "inbound": 0,
+        "outbound": 0,
+        "released": 0,
+        "sms": 0,
+        "sms_unknown": 0,
+    }
+
+
+def test_an_sms_lost_from_redis_is_sent_once_and_one_cut_off_mid_call_is_not_sent_twice(
+    app, db, make, now, workers, smtp_sink, redis_url
+) -> None:
+    contact = make.contact(make.customer(), email="jane@acme.example", name="Jane", phone="+4915112345678")
+    ticket, agent = make.ticket(now=now, contact=contact), make.user(name="Priya")
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Receiver.calls.clear()
+    try:
+        db.add(SmsProvider(name="Test", base_url=f"http://127.0.0.1:{server.server_port}/2010-04-01",
+                           account_id="AC1", auth_token="tok", from_number="+15550001"))  # fmt: skip
+        db.commit()
+        lost = sms.record_sms(db, ticket, agent=agent, contact=contact, body="Lost job", send=True, now=now)
+        cut = sms.record_sms(db, ticket, agent=agent, contact=contact, body="Cut off", send=True, now=now)
+        db.commit()
+        lost_id, cut_id = lost.id, cut.id
+        # The second one's worker took it an hour ago and died during the provider call.
+        assert sms.claim(db, cut_id, now=now - timedelta(hours=1)) is not None
+        db.commit()
+        Redis.from_url(redis_url).flushdb()  # both jobs gone
+        # Two cron ticks before any worker runs: the lost SMS is queued twice, the cut-off one given up once.
+        swept = [jobs.recover_stuck_work(older_than_seconds=0) for _ in range(2)]
+        assert [(s["sms"], s["sms_unknown"]) for s in swept] == [(1, 1), (1, 0)]
+        workers.inline(redis_url)
+    finally:
+        server.shutdown()
+    db.expire_all()
+    sent = [form for _, _, form in Receiver.calls]
+    assert len([f for f in sent if "Body=Lost+job" in f]) == 1  # two jobs, one claim, one call
+    assert not [f for f in sent if "Body=Cut+off" in f]  # the provider may have it: not sent again
+    assert db.get(Interaction, lost_id).sms_status == SmsStatus.SENT
+    given_up = db.get(Interaction, cut_id)
+    assert given_up.sms_status == SmsStatus.FAILED and given_up.meta["error"].startswith("delivery unknown")
+    assert not given_up.is_customer_visible
+    assert jobs.recover_stuck_work(older_than_seconds=0)["sms"] == 0

@@ -29,6 +29,7 @@ class InteractionType(StrEnum):
 class SmsStatus(StrEnum):
     LOGGED = "logged"  # recorded by an agent, never sent through a provider
     QUEUED = "queued"
+    SENDING = "sending"  # claimed by a worker: the provider is being called
     SENT = "sent"
     FAILED = "failed"
 
