@@ -31,6 +31,8 @@ from ticketing.models import (
 )
 from ticketing.services import mail_outbound, sms
 
+NOTHING_TO_RECOVER = {"inbound": 0, "outbound": 0, "released": 0, "sms": 0, "sms_unknown": 0}
+
 
 def count(db, model, *where) -> int:
     return db.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
@@ -83,13 +85,7 @@ def test_a_killed_workers_job_is_retried_from_redis_and_done_once(
     assert len(acknowledgements(db, smtp_sink)) == 1 and len(smtp_sink.messages) == 1
     # Later ticks of both sweepers find nothing left to do.
     assert jobs.requeue_abandoned_jobs(now=after_timeouts())["abandoned"] == 0
-    assert jobs.recover_stuck_work(older_than_seconds=0) == {
-        "inbound": 0,
-        "outbound": 0,
-        "released": 0,
-        "sms": 0,
-        "sms_unknown": 0,
-    }
+    assert jobs.recover_stuck_work(older_than_seconds=0) == NOTHING_TO_RECOVER
 
 
 def test_work_lost_from_redis_is_requeued_from_the_database_and_done_once(
@@ -115,13 +111,7 @@ def test_work_lost_from_redis_is_requeued_from_the_database_and_done_once(
     assert jobs.requeue_abandoned_jobs(now=after_timeouts())["abandoned"] == 0  # RQ's side knows nothing now
     # Two cron ticks before any worker runs: every piece queued twice, each done once.
     for _ in range(2):
-        assert jobs.recover_stuck_work(older_than_seconds=0) == {
-            "inbound": 2,
-            "outbound": 1,
-            "released": 0,
-            "sms": 0,
-            "sms_unknown": 0,
-        }
+        assert jobs.recover_stuck_work(older_than_seconds=0) == {**NOTHING_TO_RECOVER, "inbound": 2, "outbound": 1}
     workers.inline(redis_url)
 
     db.expire_all()
@@ -134,13 +124,7 @@ def test_work_lost_from_redis_is_requeued_from_the_database_and_done_once(
     # The customer got the reply once and one acknowledgement per new ticket.
     assert smtp_sink.message_ids().count(reply_id) == 1
     assert len(acknowledgements(db, smtp_sink)) == 2 and len(smtp_sink.messages) == 3
-    assert jobs.recover_stuck_work(older_than_seconds=0) == {
-        "inbound": 0,
-        "outbound": 0,
-        "released": 0,
-        "sms": 0,
-        "sms_unknown": 0,
-    }
+    assert jobs.recover_stuck_work(older_than_seconds=0) == NOTHING_TO_RECOVER
 
 
 def test_an_sms_lost_from_redis_is_sent_once_and_one_cut_off_mid_call_is_not_sent_twice(
