@@ -26,6 +26,8 @@ from ticketing.models import (
     Category,
     Contact,
     Interaction,
+    OutboundMessage,
+    OutboundStatus,
     SmsProvider,
     Team,
     Ticket,
@@ -59,6 +61,17 @@ COMPOSE_KINDS = {
     "call": "Log phone call",
     "meeting": "Log meeting",
     "sms": "SMS",
+}
+
+
+# What a reply's email state means to the agent (timeline entries, agent/workspace.html).
+DELIVERY_LABELS = {
+    OutboundStatus.QUEUED: "waiting to be sent",
+    OutboundStatus.SENDING: "being sent",
+    OutboundStatus.SENT: "sent",
+    OutboundStatus.UNCONFIRMED: "no answer from the mail server",
+    OutboundStatus.FAILED: "not sent",
+    OutboundStatus.BOUNCED: "bounced",
 }
 
 
@@ -113,6 +126,7 @@ class WorkspaceView(StaffView):
             original_url=url_for("email_original.view", inbound_id=0)[:-1],
             attachment_url=url_for("agent_files.attachment", attachment_id=0)[:-1],
             compose_kinds=COMPOSE_KINDS,
+            delivery_labels=DELIVERY_LABELS,
             compose_kind=request.args.get("kind") if request.args.get("kind") in COMPOSE_KINDS else "reply",
             sms_provider=choices.sms[0] if choices.sms else None,
         )
@@ -253,6 +267,23 @@ class WorkspaceView(StaffView):
         return render_template_string(PRESENCE, others=visit(redis_conn(), ticket.id, current_user.id,
                                                              current_user.name, state))  # fmt: skip
 
+    @expose("/<int:ticket_id>/outbound/<int:outbound_id>/resend", methods=["POST"])
+    def resend(self, ticket_id: int, outbound_id: int) -> ResponseReturnValue:
+        """Send a failed or unconfirmed email of this ticket again (from its timeline entry)."""
+        ticket = self._ticket(ticket_id)
+        outbound = db.session.get(OutboundMessage, outbound_id)
+        if outbound is None or outbound.ticket_id != ticket.id:
+            abort(404)
+        try:
+            mail_outbound.resend(db.session, outbound, actor=me(), now=utcnow())
+        except ValueError as exc:
+            db.session.rollback()
+            flash(str(exc), "warning")
+            return self._back(ticket_id)
+        db.session.commit()
+        flash(f"“{outbound.subject}” is queued to {outbound.to_address} again.", "success")
+        return self._back(ticket_id, "latest")
+
     @expose("/<int:ticket_id>/canned/<int:response_id>")
     def canned_text(self, ticket_id: int, response_id: int) -> ResponseReturnValue:
         ticket = self._ticket(ticket_id)
@@ -282,7 +313,8 @@ def _ticket_statement(everything: bool) -> sa.Select[Any]:
 
 @cache
 def _timeline_statement() -> sa.Select[Any]:
-    """The ticket's interactions with their authors and attachments; the ticket as the parameter ticket_id."""
+    """The ticket's interactions with their authors, attachments and emails sent; the ticket as the parameter
+    ticket_id."""
     return (
         sa.select(Interaction)
         .where(Interaction.ticket_id == sa.bindparam("ticket_id", type_=sa.Integer))
@@ -291,6 +323,7 @@ def _timeline_statement() -> sa.Select[Any]:
             joinedload(Interaction.attachments),
             joinedload(Interaction.author_user),
             joinedload(Interaction.author_contact),
+            joinedload(Interaction.outbound_messages),
         )
     )
 

@@ -22,6 +22,7 @@ from ticketing.models import (
     Notification,
     OutboundKind,
     OutboundMessage,
+    OutboundStatus,
     SmsProvider,
     Ticket,
 )
@@ -335,3 +336,41 @@ def test_reports_page_and_csv_neutralise_formulas(client, db, desk, now) -> None
     body = csv.get_data(as_text=True)
     assert "'=HYPERLINK" in body and "\n=HYPERLINK" not in body and ",=HYPERLINK" not in body
     assert client.get("/admin/reports/", query_string={"start": "garbage"}).status_code == 400
+
+
+def test_a_failed_or_unconfirmed_reply_shows_why_and_can_be_sent_again(client, db, desk) -> None:
+    login_staff(client, "agent@bluehill.test", PW)
+    t, other = desk["billing"].id, desk["inbox"].id
+    post(client, t, "compose", {"kind": "reply", "body": "Here is the corrected invoice."})
+    reply = entries(db, t, InteractionType.EMAIL_OUTBOUND)[-1]
+    outbound = db.scalar(sa.select(OutboundMessage).where(OutboundMessage.interaction_id == reply.id))
+    outbound_id = outbound.id
+    assert "waiting to be sent" in client.get(f"/admin/ticket/{t}").get_data(as_text=True)
+    outbound.status, outbound.last_error = OutboundStatus.FAILED, "SMTPRecipientsRefused: <jane@acme.example>"
+    db.commit()
+    page = client.get(f"/admin/ticket/{t}").get_data(as_text=True)
+    assert "Email to jane@acme.example: not sent — SMTPRecipientsRefused: &lt;jane@acme.example&gt;" in page
+    assert f'action="/admin/ticket/{t}/outbound/{outbound_id}/resend"' in page
+    # Only from its own ticket's page, and only by someone who may open that ticket.
+    assert post(client, other, f"outbound/{outbound_id}/resend", {}).status_code == 404
+    login_staff(client, "lena@bluehill.test", PW)  # another team's agent
+    token = csrf_token(client.get("/admin/queues/mine").get_data(as_text=True))
+    response = client.post(f"/admin/ticket/{t}/outbound/{outbound_id}/resend", data={"csrf_token": token})
+    assert response.status_code == 404
+    login_staff(client, "agent@bluehill.test", PW)
+    assert post(client, t, f"outbound/{outbound_id}/resend", {}).status_code == 303
+    db.expire_all()
+    again = db.get(OutboundMessage, outbound_id)
+    assert (again.status, again.last_error, again.message_id) == (OutboundStatus.QUEUED, None, outbound.message_id)
+    assert entries(db, t, InteractionType.SYSTEM)[-1].body_text.startswith("Priya sent “")
+    # A queued (or sent) email is not sent twice by a second click.
+    assert post(client, t, f"outbound/{outbound_id}/resend", {}).status_code == 303
+    db.expire_all()
+    assert db.get(OutboundMessage, outbound_id).status == OutboundStatus.QUEUED
+    assert len([e for e in entries(db, t, InteractionType.SYSTEM) if e.body_text.startswith("Priya sent")]) == 1
+
+
+def test_every_delivery_state_has_words_for_the_agent() -> None:
+    from admin.workspace import DELIVERY_LABELS
+
+    assert set(DELIVERY_LABELS) == set(OutboundStatus)

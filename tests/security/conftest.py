@@ -33,7 +33,7 @@ from ticketing.domain.visibility import InteractionType
 from ticketing.extensions import attachment_store
 from ticketing.extensions import db as _db
 from ticketing.models import Attachment, CannedResponse, Contact, InboundMessage, Interaction, TimeEntry, User
-from ticketing.models.mail import InboundStatus
+from ticketing.models.mail import InboundStatus, OutboundKind, OutboundMessage, OutboundStatus
 from ticketing.services import api_tokens, customer_actions
 from ticketing.services.attachments import AttachmentLimits, IncomingFile
 
@@ -58,6 +58,7 @@ class Sec:
     canned: int
     bob_token: str  # a customer token of Globex's Bob
     acme_internal_note: int  # an internal note on the Acme ticket
+    acme_failed_email: int  # an outbound email of the Acme ticket that failed (an agent may send it again)
 
     @property
     def w(self) -> World:
@@ -101,7 +102,11 @@ def sec(db, apiw, now) -> Sec:  # noqa: F811 - the API world fixture, re-exporte
     canned = CannedResponse(title="Thanks", body="Thanks {contact}, about {ticket}.")
     entry = TimeEntry(ticket_id=w.acme_ticket.id, user_id=apiw.users["agent_in"].id, minutes=15,
                       work_date=now.date(), note="looked", created_at=now)  # fmt: skip
-    db.add_all([canned, entry])
+    failed = OutboundMessage(ticket_id=w.acme_ticket.id, kind=OutboundKind.REPLY, message_id="sec-out-1@bluehill.test",
+                             from_address="support@bluehill.test", to_address=w.alice.email, subject="Re: Acme",
+                             body_text="Fixed.", status=OutboundStatus.FAILED, last_error="refused",
+                             created_at=now)  # fmt: skip
+    db.add_all([canned, entry, failed])
     _cheap_passwords(db)
     bob_token = api_tokens.issue(db, name="bob", contact=w.bob, now=now)[1]
     db.commit()
@@ -120,6 +125,7 @@ def sec(db, apiw, now) -> Sec:  # noqa: F811 - the API world fixture, re-exporte
         acme_time_entry=entry.id,
         canned=canned.id,
         bob_token=bob_token,
+        acme_failed_email=failed.id,
         acme_internal_note=db.scalar(
             sa.select(Interaction.id)
             .where(Interaction.ticket_id == w.acme_ticket.id, Interaction.type == InteractionType.INTERNAL_NOTE)
@@ -249,6 +255,7 @@ def url_values(sec: Sec, rule: Rule, **overrides: Any) -> dict[str, Any]:
         "response_id": lambda: sec.canned,
         "interaction_id": lambda: sec.acme_interaction,
         "entry_id": lambda: sec.acme_time_entry,
+        "outbound_id": lambda: sec.acme_failed_email,
         "contact_id": lambda: sec.w.alice.id,
         "customer_id": lambda: sec.w.alice.customer_id,
         "slug": lambda: sec.api.form.slug,

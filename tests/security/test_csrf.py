@@ -69,6 +69,7 @@ SPECS: dict[str, Spec] = {
     "workspace.time": Spec("admin", lambda s: {"minutes": "15", "note": "via CSRF"}, "db"),
     "workspace.merge_into": Spec("admin", lambda s: {"target": str(s.w.acme_colleague_ticket.id)}, "db"),
     "workspace.presence": Spec("admin", lambda s: {"state": "replying"}, None),  # Redis only, nothing to count
+    "workspace.resend": Spec("admin", lambda s: {}, "db"),
     "queues.bulk": Spec("admin", lambda s: {"action": "status", "value": "in_progress", "ids": [str(s.acme)]}, "db"),
 }
 

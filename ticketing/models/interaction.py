@@ -13,6 +13,7 @@ from ticketing.models.base import Base, UTCDateTime, str_enum, trigram_index, ut
 
 if TYPE_CHECKING:
     from ticketing.models.customer import Contact
+    from ticketing.models.mail import OutboundMessage
     from ticketing.models.staff import User
     from ticketing.models.ticket import Ticket
 
@@ -58,6 +59,8 @@ class Interaction(Base):
     author_user: Mapped[User | None] = relationship()
     author_contact: Mapped[Contact | None] = relationship()
     attachments: Mapped[list[Attachment]] = relationship(back_populates="interaction", order_by="Attachment.id")
+    # A reply's email (and any copy sent again): its delivery state on the agent's timeline.
+    outbound_messages: Mapped[list[OutboundMessage]] = relationship(viewonly=True, order_by="OutboundMessage.id")
 
     @property
     def author_name(self) -> str:

@@ -111,7 +111,7 @@ class OutboundMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
-    interaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("interaction.id"))
+    interaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("interaction.id"), index=True)
     kind: Mapped[OutboundKind] = mapped_column(str_enum(OutboundKind))
     message_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
     in_reply_to: Mapped[str | None] = mapped_column(sa.String(255))
