@@ -213,7 +213,9 @@ def test_recover_stuck_work_requeues_lost_jobs(db, make, redis_url, now) -> None
     mail_outbound.queue_acknowledgement(db, ticket, policy=mail_policy(), now=now)
     db.commit()
     Redis.from_url(redis_url).flushdb()  # the enqueued jobs are gone, as after a Redis restart
-    assert jobs.recover_stuck_work(older_than_seconds=0) == {"inbound": 1, "outbound": 1, "released": 0}
+    assert jobs.recover_stuck_work(older_than_seconds=0) == {
+        "inbound": 1, "outbound": 1, "released": 0, "sms": 0, "sms_unknown": 0,
+    }  # fmt: skip
     assert Queue("default", connection=Redis.from_url(redis_url)).count == 2
     assert db.scalar(sa.select(InboundMessage)).status == InboundStatus.RECEIVED
 
