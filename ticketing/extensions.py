@@ -17,7 +17,7 @@ from flask_wtf import CSRFProtect
 from redis import Redis
 from rq import Queue
 
-from ticketing import sqlite_tuning  # noqa: F401 - WAL mode for every SQLite connection
+from ticketing import postgres_tuning, sqlite_tuning  # noqa: F401 - per-connection settings (see each module)
 from ticketing.models.base import Base
 from ticketing.services import branding
 from ticketing.services.attachments import AttachmentLimits
