@@ -243,7 +243,10 @@ def test_portal_works_without_javascript(new_context, world, screenshots: Path) 
 
 def page_width(page: Page) -> int:
     """The laid-out width: on a phone (is_mobile) content wider than the screen widens the layout viewport and the
-    browser zooms out, so anything above the screen width means sideways scrolling or tiny text."""
+    browser zooms out, so anything above the screen width means sideways scrolling or tiny text. Measured once the
+    page has loaded: right after a navigation commits its stylesheet may not apply yet (an unstyled long subject
+    measured 446 px once)."""
+    page.wait_for_load_state("load")
     return page.evaluate("document.documentElement.scrollWidth")
 
 
