@@ -180,6 +180,18 @@ class OutboundMessageView(AdminOnlyModelView):
     column_default_sort = ("created_at", True)
     column_formatters = {"status": enum_label, "kind": enum_label}
 
+    @action("resend", "Send again", "Send the selected failed or unconfirmed emails again? Unconfirmed ones may "
+            "have been delivered already.")  # fmt: skip
+    def action_resend(self, ids: list[str]) -> None:
+        from ticketing.services import mail_outbound
+
+        picked = db.session.scalars(sa.select(OutboundMessage).where(OutboundMessage.id.in_([int(i) for i in ids])))
+        chosen = [m for m in picked if m.status in mail_outbound.RESENDABLE]
+        for outbound in chosen:
+            mail_outbound.resend(db.session, outbound, actor=current_user._get_current_object(), now=utcnow())
+        db.session.commit()
+        flash(f"{len(chosen)} email(s) queued again (only failed or unconfirmed ones can be sent again).", "success")
+
 
 class MailboxView(AdminOnlyModelView):
     column_list = ["name", "address", "imap_host", "imap_security", "team", "active", "last_polled_at", "last_error"]

@@ -374,3 +374,31 @@ def test_every_delivery_state_has_words_for_the_agent() -> None:
     from admin.workspace import DELIVERY_LABELS
 
     assert set(DELIVERY_LABELS) == set(OutboundStatus)
+
+
+def test_admins_send_failed_and_unconfirmed_emails_again_from_the_outbound_list(client, db, desk, now) -> None:
+    def email(status: OutboundStatus, n: int, ticket_id: int | None) -> int:
+        row = OutboundMessage(ticket_id=ticket_id, kind=OutboundKind.REPLY, message_id=f"list-{n}@bluehill.test",
+                              from_address="support@bluehill.test", to_address="jane@acme.example",
+                              subject=f"Mail {n}", body_text="x", status=status, last_error="boom",
+                              created_at=now)  # fmt: skip
+        db.add(row)
+        db.flush()
+        return row.id
+
+    t = desk["billing"].id
+    failed, unconfirmed = email(OutboundStatus.FAILED, 1, t), email(OutboundStatus.UNCONFIRMED, 2, None)
+    sent = email(OutboundStatus.SENT, 3, t)
+    db.commit()
+    login_staff(client, "admin@bluehill.test", PW)
+    page = client.get("/admin/outbound_email/").get_data(as_text=True)
+    picked = {"csrf_token": csrf_token(page), "action": "resend", "rowid": [str(failed), str(unconfirmed), str(sent)]}
+    response = client.post("/admin/outbound_email/action/", data=picked)
+    assert response.status_code == 302
+    db.expire_all()
+    states = {i: db.get(OutboundMessage, i).status for i in (failed, unconfirmed, sent)}
+    assert states == {failed: OutboundStatus.QUEUED, unconfirmed: OutboundStatus.QUEUED, sent: OutboundStatus.SENT}
+    assert (
+        entries(db, t, InteractionType.SYSTEM)[-1].body_text
+        == "Alex sent “Mail 1” to jane@acme.example again (it was failed)."
+    )

@@ -236,15 +236,16 @@ RESENDABLE = frozenset({OutboundStatus.FAILED, OutboundStatus.UNCONFIRMED})
 
 
 def resend(session: Session, outbound: OutboundMessage, *, actor: User, now: datetime) -> None:
-    """An agent sends a failed or unconfirmed email again: queued once more under the same Message-ID (a mail
-    client that already has it shows it once), with a note on the ticket saying who did it."""
+    """Staff send a failed or unconfirmed email again: queued once more under the same Message-ID (a mail client
+    that already has it shows it once), with a note on its ticket (if it has one) saying who did it."""
     if outbound.status not in RESENDABLE:
         raise ValueError("Only a failed or unconfirmed email can be sent again.")
     was = outbound.status
     outbound.status, outbound.last_error = OutboundStatus.QUEUED, None
-    ticket = session.get_one(Ticket, outbound.ticket_id)
-    note = f"{actor.name} sent “{outbound.subject}” to {outbound.to_address} again (it was {was.value})."
-    add_interaction(session, ticket, type=InteractionType.SYSTEM, actor=actor, now=now, body_text=note)
+    if outbound.ticket_id is not None:
+        ticket = session.get_one(Ticket, outbound.ticket_id)
+        note = f"{actor.name} sent “{outbound.subject}” to {outbound.to_address} again (it was {was.value})."
+        add_interaction(session, ticket, type=InteractionType.SYSTEM, actor=actor, now=now, body_text=note)
     events.defer_job(session, "ticketing.jobs.send_outbound", outbound.id)
 
 
