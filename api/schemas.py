@@ -28,7 +28,13 @@ TICKET_QUERY = Query(
         "contact_id": ident("primary or CC'd contact (staff tokens only)"),
         "assignee_id": ident("staff tokens only"),
         "tag": F("string", min_length=1, max_length=64, description="staff tokens only"),
-        "q": F("string", min_length=1, max_length=100, description="search subject and messages (staff tokens only)"),
+        "q": F(
+            "string",
+            min_length=1,
+            max_length=100,
+            description="a ticket number (42 or #42), or at least 3 characters to find in the subject, messages, "
+            "contact or customer (staff tokens only)",
+        ),
         "sort": F("string", enum=SORTS, description="default -updated_at; a leading - sorts descending"),
         "cursor": CURSOR,
         "limit": LIMIT,

@@ -45,6 +45,9 @@ def _filters(stmt: sa.Select[Any], params: dict[str, Any]) -> sa.Select[Any]:
     if "tag" in params:
         stmt = stmt.where(Ticket.id.in_(sa.select(TicketTag.ticket_id).where(TicketTag.tag == params["tag"])))
     if "q" in params:
+        if not queues.searches_text(params["q"]) and queues.ticket_number(params["q"]) is None:
+            raise ApiError(400, "Some query parameters are not valid.", code="invalid_parameter",
+                           fields={"q": queues.SEARCH_HINT})  # fmt: skip
         stmt = stmt.where(queues.search_clause(params["q"]))
     return stmt
 

@@ -8,6 +8,7 @@ import pytest
 
 from tests.api.conftest import call
 from ticketing.models import Ticket
+from ticketing.services import queues
 
 
 @pytest.fixture
@@ -76,6 +77,19 @@ def test_staff_filters(client, db, apiw) -> None:
     ]:
         data = call(client, apiw, "manager", "GET", f"/tickets?{query}").get_json()["data"]
         assert {t["id"] for t in data} == expected, query
+
+
+def test_search_by_ticket_number_and_too_short_a_query(client, apiw) -> None:
+    acme, globex = apiw.w.acme_ticket.id, apiw.w.globex_ticket.id
+    for query in (str(globex), f"%23{globex}"):  # "#" arrives encoded
+        data = call(client, apiw, "manager", "GET", f"/tickets?q={query}").get_json()["data"]
+        assert {t["id"] for t in data} == {globex}, query
+    # The agent's scope still applies to a number: another team's ticket stays out of reach.
+    data = call(client, apiw, "agent_out", "GET", f"/tickets?q={acme}").get_json()["data"]
+    assert acme not in {t["id"] for t in data}
+    response = call(client, apiw, "manager", "GET", "/tickets?q=Gl")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["fields"] == {"q": queues.SEARCH_HINT}
 
 
 @pytest.mark.parametrize(

@@ -246,19 +246,26 @@ def page(
     values: dict[str, Any] = {"user_id": scope.user_id}
     if key == "breaching":
         values["horizon"] = _breaching_horizon()
+    query = filters.query or ""
+    text = searches_text(query) if query else False
     chosen = {"f_status": filters.status, "f_priority": filters.priority, "f_team": filters.team_id,
-              "f_tag": filters.tag, "q_pattern": search_pattern(filters.query) if filters.query else None}  # fmt: skip
+              "f_tag": filters.tag, "q_pattern": search_pattern(query) if text else None,
+              "q_number": ticket_number(query) if query else None}  # fmt: skip
+    if query and not text and chosen["q_number"] is None:
+        return []  # too short to search text, and not a ticket number (the page says so)
     values.update((name, value) for name, value in chosen.items() if value)
     if after is not None:
         values["after_value"], values["after_id"] = after
-    indexed = bool(filters.query) and dialect == "sqlite" and _indexable(filters.query) and search_index_ready(session)
+    indexed = text and dialect == "sqlite" and search_index_ready(session)
     shape = (dialect, key, scope.everything, scope.team_ids, filters.sort, limit, after is None,
              after is not None and after[0] is None, indexed, *(name in values for name in chosen))  # fmt: skip
     stmt = _PAGE_STATEMENTS.get(shape)
     if stmt is None:
         if len(_PAGE_STATEMENTS) >= _PAGE_STATEMENTS_KEPT:
             _PAGE_STATEMENTS.clear()
-        stmt = _PAGE_STATEMENTS[shape] = _page_statement(dialect, user, key, filters, after, limit, scope, indexed)
+        stmt = _PAGE_STATEMENTS[shape] = _page_statement(
+            dialect, user, key, filters, after, limit, scope, indexed, "q_pattern" in values, "q_number" in values
+        )
     rows = []
     for *columns, names in read_rows(session, stmt, values):
         assignees = names.split(NAME_SEPARATOR) if names else []
@@ -274,7 +281,7 @@ _PAGE_STATEMENTS_KEPT = 512
 
 def _page_statement(
     dialect: str, user: User, key: str, filters: Filters, after: tuple[Any, int] | None, limit: int, scope: Scope,
-    indexed: bool = False,
+    indexed: bool = False, text: bool = False, number: bool = False,
 ) -> sa.Select[Any]:  # fmt: skip
     column, descending = _order(filters.sort, key)
     stmt = sa.select(*_TICKET_COLUMNS, Ticket.customer_id, column.label("sort_key")).where(
@@ -289,8 +296,11 @@ def _page_statement(
     if filters.tag:
         tagged = sa.select(TicketTag.ticket_id).where(TicketTag.tag == sa.bindparam("f_tag", type_=sa.String))
         stmt = stmt.where(Ticket.id.in_(tagged))
-    if filters.query:
-        stmt = stmt.where(_search(sa.bindparam("q_pattern", type_=sa.String), dialect, indexed))
+    number_param = sa.bindparam("q_number", type_=sa.Integer) if number else None
+    if text:
+        stmt = stmt.where(_search(sa.bindparam("q_pattern", type_=sa.String), dialect, indexed, number_param))
+    elif number_param is not None:
+        stmt = stmt.where(Ticket.id == number_param)
     if key == "breaching" or filters.sort == "due":
         stmt = stmt.where(Ticket.due_date.is_not(None))  # ordering by time left needs a clock
     if after is not None:
@@ -346,12 +356,35 @@ def search_pattern(text: str) -> str:
     return f"%{text.strip()[:100]}%"
 
 
+SEARCH_MIN_RUN = 3
+SEARCH_HINT = f"Search for at least {SEARCH_MIN_RUN} characters, or a ticket number such as #42."
+_TICKET_NUMBER = re.compile(r"#?(\d{1,9})")
+
+
+def ticket_number(text: str) -> int | None:
+    """The ticket a query names by number ("42" or "#42"), if it is one."""
+    found = _TICKET_NUMBER.fullmatch(text.strip())
+    return int(found.group(1)) if found else None
+
+
+def searches_text(text: str) -> bool:
+    """Whether a query is long enough to look for in text: a run of SEARCH_MIN_RUN characters besides the
+    wildcards. Shorter ones cannot use a trigram index and would read every message body (seconds at a million
+    tickets, for a match in nearly every ticket); they find a ticket by its number only."""
+    return max(len(run) for run in re.split(r"[%_]", text.strip()[:100])) >= SEARCH_MIN_RUN
+
+
 def search_clause(text: str, dialect: str = "postgresql") -> sa.ColumnElement[bool]:
-    """Subject, any message body, the contact's name or email, the customer's name (see `_search`)."""
-    return _search(sa.literal(search_pattern(text), sa.String), dialect)
+    """The ticket numbered `text`, or tickets whose subject, any message body, contact's name or email or
+    customer's name contains it (see `_search`); a short query (`searches_text`) finds by number only."""
+    number = ticket_number(text)
+    if not searches_text(text):
+        return Ticket.id == number if number is not None else sa.false()
+    found = sa.literal(number, sa.Integer) if number is not None else None
+    return _search(sa.literal(search_pattern(text), sa.String), dialect, number=found)
 
 
-def _search(pattern: Any, dialect: str, indexed: bool = False) -> sa.ColumnElement[bool]:
+def _search(pattern: Any, dialect: str, indexed: bool = False, number: Any = None) -> sa.ColumnElement[bool]:
     """The ids of each kind of match are looked up on their own (a UNION), each through its own index (trigram
     indexes on PostgreSQL), instead of OR-ing the conditions into the ticket scan: with an OR, no index can
     serve, and every page read every ticket and every message body.
@@ -386,6 +419,7 @@ def _search(pattern: Any, dialect: str, indexed: bool = False) -> sa.ColumnEleme
         by_body,
         sa.select(Ticket.id).where(Ticket.primary_contact_id.in_(by_contact)),
         sa.select(Ticket.id).where(Ticket.customer_id.in_(by_customer)),
+        *([sa.select(Ticket.id).where(Ticket.id == number)] if number is not None else []),
     )
     return Ticket.id.in_(matches)
 
@@ -438,12 +472,6 @@ def search_index_ready(session: Session) -> bool:
 def forget_search_index() -> None:
     """Look again (after the index was created or dropped while the process runs)."""
     _search_index_seen.clear()
-
-
-def _indexable(text: str) -> bool:
-    """A trigram index finds a pattern by a literal run of 3 characters or more; a shorter query reads every body
-    faster without it."""
-    return max(len(run) for run in re.split(r"[%_]", text.strip()[:100])) >= 3
 
 
 # --------------------------------------------------------------------------------------------------------
