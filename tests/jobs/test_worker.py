@@ -57,7 +57,7 @@ def test_an_idle_worker_stops_on_sigterm(app, redis_url) -> None:
         deadline = time.monotonic() + 60
         # Idle, not just registered: RQ registers a worker before it installs its signal handlers, and a SIGTERM
         # in between ends the process the default way (-15; one slow CI run hit that window).
-        while not any(w.pid == proc.pid and w.state == "idle" for w in Worker.all(connection=conn)):
+        while not any(w.pid == proc.pid and w.get_state() == "idle" for w in Worker.all(connection=conn)):
             assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-2000:]
             time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)

@@ -364,7 +364,7 @@ _TICKET_NUMBER = re.compile(r"#?(\d{1,9})")
 def ticket_number(text: str) -> int | None:
     """The ticket a query names by number ("42" or "#42"), if it is one."""
     found = _TICKET_NUMBER.fullmatch(text.strip())
-    return int(found.group(1)) if found else None
+    return int(found.group(1)) or None if found else None  # ids start at 1: "0" names no ticket
 
 
 def searches_text(text: str) -> bool:
@@ -396,6 +396,7 @@ def _search(pattern: Any, dialect: str, indexed: bool = False, number: Any = Non
 
     With `indexed` (SQLite with the trigram indexes of bodies and subjects, see SEARCH_INDEX_DDL) those come
     through the indexes: the same LIKE on their virtual tables, which find candidates by trigram and check them.
+    With `number`, the ticket with that id matches too.
     """
 
     def matching(column: Any) -> sa.ColumnElement[bool]:
