@@ -138,3 +138,36 @@ def test_short_queries_find_a_ticket_by_number_and_read_no_text(client, db, make
     # Longer queries keep searching text, and the hint stays away.
     page = client.get("/admin/queues/all", query_string={"q": "no such text"}).get_data(as_text=True)
     assert "No tickets match" in page and queues.SEARCH_HINT not in page.split("No tickets match")[1][:200]
+
+
+def test_a_query_matching_many_tickets_walks_the_queue_and_finds_the_same_pages(
+    client, db, make, tickets, monkeypatch
+) -> None:
+    """Past SEARCH_MANY_MATCHES matches the page checks tickets in queue order instead of collecting every match
+    (a common word: seconds at a million tickets); the pages are the same either way, next pages included."""
+    login_staff(client, "boss@bluehill.test", PW)
+    now = datetime.now(UTC)
+    many = [make.ticket(now=now - timedelta(minutes=n), subject=f"Printer {n}", body="paper jam again").id
+            for n in range(7)]  # fmt: skip
+    scanner = make.ticket(now=now, subject="Scanner", body="Paper JAM in the feeder").id
+    db.commit()
+
+    def pages(query: str) -> list[list[int]]:
+        found, url = [], f"/admin/queues/all?q={query}"
+        while url:
+            page = client.get(url).get_data(as_text=True)
+            found.append([int(i) for i in SHOWN.findall(page)])
+            after = re.search(r'href="([^"]*after=[^"]*)"[^>]*>Next page', html.unescape(page))
+            url = after.group(1) if after else None
+        return found
+
+    monkeypatch.setattr(queues, "PAGE_SIZE", 3)
+    queries = ["paper jam", "printer", "money", str(many[2]), "no such text", "jane"]
+    through_ids = {q: pages(q) for q in queries}
+    assert through_ids["paper jam"] == [[scanner, *many[:2]], many[2:5], many[5:]]
+    assert through_ids["money"] == [[tickets["refund"]]] and through_ids["no such text"] == [[]]
+    monkeypatch.setattr(queues, "SEARCH_MANY_MATCHES", 1)
+    with sql_statements() as seen:
+        walked = {q: pages(q) for q in queries}
+    assert walked == through_ids
+    assert any("EXISTS" in s and "body_text" in s for s in seen), "the walk checks each ticket's messages"

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from redis import Redis, RedisError
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import Session
 
 from ticketing.domain.lifecycle import ACTIVE, Status
@@ -238,6 +238,9 @@ def page(
     walks an index in queue order and stops after `limit` rows), then, for those rows only, their customer and
     their assignees' names. Joined before the LIMIT, the customer was looked up for every candidate row (My
     tickets sorts all of the agent's tickets before it can cut).
+
+    A text search first collects the matching ids through the search indexes (`_matching_ids`) and reads the page
+    of those; a query matching more than SEARCH_MANY_MATCHES tickets checks the queue's tickets in order instead.
     """
     scope = _scope(session, user, scope)
     if key == "all" and not scope.everything:
@@ -254,23 +257,40 @@ def page(
     if query and not text and chosen["q_number"] is None:
         return []  # too short to search text, and not a ticket number (the page says so)
     values.update((name, value) for name, value in chosen.items() if value)
+    indexed = text and dialect == "sqlite" and search_index_ready(session)
+    search = "number" if "q_number" in values else None
+    if text:
+        ids = _matching_ids(session, dialect, indexed, values)
+        if ids is not None and not ids:
+            return []
+        search = "walk" if ids is None else "ids"
+        if ids is not None:
+            values["q_ids"] = sorted(ids)
     if after is not None:
         values["after_value"], values["after_id"] = after
-    indexed = text and dialect == "sqlite" and search_index_ready(session)
     shape = (dialect, key, scope.everything, scope.team_ids, filters.sort, limit, after is None,
-             after is not None and after[0] is None, indexed, *(name in values for name in chosen))  # fmt: skip
+             after is not None and after[0] is None, search, *(name in values for name in chosen))  # fmt: skip
     stmt = _PAGE_STATEMENTS.get(shape)
     if stmt is None:
         if len(_PAGE_STATEMENTS) >= _PAGE_STATEMENTS_KEPT:
             _PAGE_STATEMENTS.clear()
-        stmt = _PAGE_STATEMENTS[shape] = _page_statement(
-            dialect, user, key, filters, after, limit, scope, indexed, "q_pattern" in values, "q_number" in values
-        )
+        stmt = _PAGE_STATEMENTS[shape] = _page_statement(dialect, user, key, filters, after, limit, scope, search)
     rows = []
     for *columns, names in read_rows(session, stmt, values):
         assignees = names.split(NAME_SEPARATOR) if names else []
         rows.append(QueueRow(*columns, assignees=assignees if dialect == "postgresql" else sorted(assignees)))
     return rows
+
+
+def _matching_ids(session: Session, dialect: str, indexed: bool, values: dict[str, Any]) -> set[int] | None:
+    """The ids of the tickets a text query matches (q_pattern, and q_number if given), or None when there are more
+    than SEARCH_MANY_MATCHES (the page then walks the queue: see `_search_walk`)."""
+    shape = ("ids", dialect, indexed, "q_number" in values)
+    stmt = _PAGE_STATEMENTS.get(shape)
+    if stmt is None:
+        stmt = _PAGE_STATEMENTS[shape] = _matching_ids_statement(dialect, indexed, "q_number" in values)
+    found = read_rows(session, stmt, {k: values[k] for k in ("q_pattern", "q_number") if k in values}).scalars().all()
+    return set(found) if len(found) <= SEARCH_MANY_MATCHES else None
 
 
 # Built statements by shape (queue, the user's scope, which filters, sort, keyset or not): building one costs more
@@ -281,8 +301,10 @@ _PAGE_STATEMENTS_KEPT = 512
 
 def _page_statement(
     dialect: str, user: User, key: str, filters: Filters, after: tuple[Any, int] | None, limit: int, scope: Scope,
-    indexed: bool = False, text: bool = False, number: bool = False,
+    search: str | None = None,
 ) -> sa.Select[Any]:  # fmt: skip
+    """`search`: None, "number" (the ticket q_number), "ids" (the tickets q_ids, found by `_matching_ids`) or
+    "walk" (every ticket checked against q_pattern, and q_number if given: `_search_walk`)."""
     column, descending = _order(filters.sort, key)
     stmt = sa.select(*_TICKET_COLUMNS, Ticket.customer_id, column.label("sort_key")).where(
         queue_clause(user, key, scope)
@@ -296,11 +318,15 @@ def _page_statement(
     if filters.tag:
         tagged = sa.select(TicketTag.ticket_id).where(TicketTag.tag == sa.bindparam("f_tag", type_=sa.String))
         stmt = stmt.where(Ticket.id.in_(tagged))
-    number_param = sa.bindparam("q_number", type_=sa.Integer) if number else None
-    if text:
-        stmt = stmt.where(_search(sa.bindparam("q_pattern", type_=sa.String), dialect, indexed, number_param))
-    elif number_param is not None:
-        stmt = stmt.where(Ticket.id == number_param)
+    if search == "number":
+        stmt = stmt.where(Ticket.id == sa.bindparam("q_number", type_=sa.Integer))
+    elif search == "ids" and dialect == "postgresql":  # one array parameter: no statement text of its own per list
+        stmt = stmt.where(Ticket.id == sa.any_(sa.bindparam("q_ids", type_=ARRAY(sa.Integer))))
+    elif search == "ids":
+        stmt = stmt.where(Ticket.id.in_(sa.bindparam("q_ids", expanding=True, literal_execute=True)))
+    elif search == "walk":
+        number = sa.bindparam("q_number", type_=sa.Integer) if filters.query and ticket_number(filters.query) else None
+        stmt = stmt.where(_search_walk(sa.bindparam("q_pattern", type_=sa.String), dialect, number))
     if key == "breaching" or filters.sort == "due":
         stmt = stmt.where(Ticket.due_date.is_not(None))  # ordering by time left needs a clock
     if after is not None:
@@ -385,9 +411,14 @@ def search_clause(text: str, dialect: str = "postgresql") -> sa.ColumnElement[bo
 
 
 def _search(pattern: Any, dialect: str, indexed: bool = False, number: Any = None) -> sa.ColumnElement[bool]:
-    """The ids of each kind of match are looked up on their own (a UNION), each through its own index (trigram
-    indexes on PostgreSQL), instead of OR-ing the conditions into the ticket scan: with an OR, no index can
-    serve, and every page read every ticket and every message body.
+    """The tickets a text query matches, as one condition: `Ticket.id IN` the UNION of `_search_arms`."""
+    return Ticket.id.in_(sa.union(*_search_arms(pattern, dialect, indexed, number)))
+
+
+def _search_arms(pattern: Any, dialect: str, indexed: bool = False, number: Any = None) -> list[sa.Select[Any]]:
+    """The ids of each kind of match, each looked up on its own through its own index (trigram indexes on
+    PostgreSQL), instead of OR-ing the conditions into the ticket scan: with an OR, no index can serve, and
+    every page read every ticket and every message body.
 
     On PostgreSQL every kind has a trigram index (subjects, bodies, contacts' emails and names, customers' names).
     SQLite has no index for a substring, and reads every contact and customer: its own LIKE, already blind to
@@ -398,16 +429,7 @@ def _search(pattern: Any, dialect: str, indexed: bool = False, number: Any = Non
     through the indexes: the same LIKE on their virtual tables, which find candidates by trigram and check them.
     With `number`, the ticket with that id matches too.
     """
-
-    def matching(column: Any) -> sa.ColumnElement[bool]:
-        return column.ilike(pattern) if dialect == "postgresql" else column.like(pattern)
-
-    email, name = matching(Contact.email), matching(Contact.name)
-    if dialect == "postgresql":  # apart: OR-ed, the planner costed the two index scans above one pass over the table
-        by_contact: Any = sa.union(sa.select(Contact.id).where(email), sa.select(Contact.id).where(name))
-    else:  # no index: one pass over the contacts, not two
-        by_contact = sa.select(Contact.id).where(sa.or_(email, name))
-    by_customer = sa.select(Customer.id).where(matching(Customer.name))
+    matching = _matching(pattern, dialect)
     if indexed:
         bodies = sa.select(_BODY_INDEX.c.rowid).where(_BODY_INDEX.c.body_text.like(pattern))
         by_body = sa.select(Interaction.ticket_id).where(Interaction.id.in_(bodies))
@@ -415,14 +437,57 @@ def _search(pattern: Any, dialect: str, indexed: bool = False, number: Any = Non
     else:
         by_body = sa.select(Interaction.ticket_id).where(matching(Interaction.body_text))
         by_subject = sa.select(Ticket.id).where(matching(Ticket.subject))
-    matches = sa.union(
+    return [
         by_subject,
         by_body,
-        sa.select(Ticket.id).where(Ticket.primary_contact_id.in_(by_contact)),
-        sa.select(Ticket.id).where(Ticket.customer_id.in_(by_customer)),
+        sa.select(Ticket.id).where(Ticket.primary_contact_id.in_(_matching_contacts(matching, dialect))),
+        sa.select(Ticket.id).where(Ticket.customer_id.in_(sa.select(Customer.id).where(matching(Customer.name)))),
         *([sa.select(Ticket.id).where(Ticket.id == number)] if number is not None else []),
+    ]
+
+
+def _matching(pattern: Any, dialect: str) -> Callable[[Any], sa.ColumnElement[bool]]:
+    def matching(column: Any) -> sa.ColumnElement[bool]:
+        return column.ilike(pattern) if dialect == "postgresql" else column.like(pattern)
+
+    return matching
+
+
+def _matching_contacts(matching: Callable[[Any], sa.ColumnElement[bool]], dialect: str) -> Any:
+    email, name = matching(Contact.email), matching(Contact.name)
+    if dialect == "postgresql":  # apart: OR-ed, the planner costed the two index scans above one pass over the table
+        return sa.union(sa.select(Contact.id).where(email), sa.select(Contact.id).where(name))
+    return sa.select(Contact.id).where(sa.or_(email, name))  # no index: one pass over the contacts, not two
+
+
+# A query matching more tickets than this is common (a word in most messages): collecting and sorting every match
+# (all of a million tickets' bodies read) took seconds; walking the queue in its order and checking each ticket
+# finds a page after a few hundred. Fewer matches are found through the indexes, then their page is read by id.
+SEARCH_MANY_MATCHES = 5000
+
+
+def _matching_ids_statement(dialect: str, indexed: bool, number: bool) -> sa.Select[Any]:
+    """At most SEARCH_MANY_MATCHES + 1 ids of matching tickets (repeated when a ticket matches twice): UNION ALL
+    under a LIMIT stops reading once there are too many."""
+    pattern = sa.bindparam("q_pattern", type_=sa.String)
+    found = sa.bindparam("q_number", type_=sa.Integer) if number else None
+    arms = sa.union_all(*_search_arms(pattern, dialect, indexed, found)).subquery("arms")
+    return sa.select(arms.c[0]).limit(SEARCH_MANY_MATCHES + 1)
+
+
+def _search_walk(pattern: Any, dialect: str, number: Any = None) -> sa.ColumnElement[bool]:
+    """The same matches as `_search`, checked ticket by ticket (for a query matching many: see
+    SEARCH_MANY_MATCHES); the planner walks the queue's order and stops after a page."""
+    matching = _matching(pattern, dialect)
+    body = sa.exists().where(Interaction.ticket_id == Ticket.id, matching(Interaction.body_text))
+    customers = sa.select(Customer.id).where(matching(Customer.name))
+    return sa.or_(
+        matching(Ticket.subject),
+        body,
+        Ticket.primary_contact_id.in_(_matching_contacts(matching, dialect)),
+        Ticket.customer_id.in_(customers),
+        *([Ticket.id == number] if number is not None else []),
     )
-    return Ticket.id.in_(matches)
 
 
 # SQLite's indexes for searching message bodies and ticket subjects: FTS5 tables with the trigram tokenizer over
