@@ -265,7 +265,7 @@ def page(
             return []
         search = "walk" if ids is None else "ids"
         if ids is not None:
-            values["q_ids"] = sorted(ids)
+            values["q_ids"] = "{" + ",".join(map(str, ids)) + "}" if dialect == "postgresql" else sorted(ids)
     if after is not None:
         values["after_value"], values["after_id"] = after
     shape = (dialect, key, scope.everything, scope.team_ids, filters.sort, limit, after is None,
@@ -320,8 +320,11 @@ def _page_statement(
         stmt = stmt.where(Ticket.id.in_(tagged))
     if search == "number":
         stmt = stmt.where(Ticket.id == sa.bindparam("q_number", type_=sa.Integer))
-    elif search == "ids" and dialect == "postgresql":  # one array parameter: no statement text of its own per list
-        stmt = stmt.where(Ticket.id == sa.any_(sa.bindparam("q_ids", type_=ARRAY(sa.Integer))))
+    elif search == "ids" and dialect == "postgresql":
+        # One parameter, the array's text ("{1,2,3}"), cast by the server: one statement text whatever the ids (the
+        # driver's array adaptation checked every element, a tenth of a millisecond per page).
+        ids = sa.cast(sa.bindparam("q_ids", type_=sa.String), ARRAY(sa.Integer))
+        stmt = stmt.where(Ticket.id == sa.any_(ids))
     elif search == "ids":
         stmt = stmt.where(Ticket.id.in_(sa.bindparam("q_ids", expanding=True, literal_execute=True)))
     elif search == "walk":
