@@ -105,7 +105,7 @@ class WorkspaceView(StaffView):
         if ticket is None:
             abort(404)  # or not visible to this user: "not found" either way
         timeline = db.session.scalars(_timeline_statement(), {"ticket_id": ticket.id}).unique().all()
-        entries = db.session.scalars(_time_entries_statement(), {"ticket_id": ticket.id}).all()
+        entries = read_rows(db.session, _time_entries_statement(), {"ticket_id": ticket.id}).all()
         now = utcnow()
         choices = _choices(user.id, ticket.id)
         here = url_for(".ticket", ticket_id=ticket.id)
@@ -116,8 +116,8 @@ class WorkspaceView(StaffView):
             now=now,
             explanation=sla.explain_resolution_due(ticket),
             time_left=sla.resolution_time_left(ticket, now),
-            minutes=sum(e.minutes for e in entries),
-            recent_entries=entries[:5],
+            minutes=entries[0].total if entries else 0,
+            recent_entries=entries,
             assignees=choices.assignees,
             options=_options(ticket, choices, here),
             choices=choices,
@@ -328,13 +328,25 @@ def _timeline_statement() -> sa.Select[Any]:
     )
 
 
+RECENT_TIME_ENTRIES = 5
+
+
 @cache
 def _time_entries_statement() -> sa.Select[Any]:
+    """The ticket's latest time entries as plain rows (work_date, user_name, minutes, note), each with the ticket's
+    total minutes (a window sum, taken before the LIMIT): the time card's one statement, with no ORM objects."""
     return (
-        sa.select(TimeEntry)
+        sa.select(
+            TimeEntry.work_date,
+            User.name.label("user_name"),
+            TimeEntry.minutes,
+            TimeEntry.note,
+            sa.func.sum(TimeEntry.minutes).over().label("total"),
+        )
+        .join(User, User.id == TimeEntry.user_id)
         .where(TimeEntry.ticket_id == sa.bindparam("ticket_id", type_=sa.Integer))
-        .options(joinedload(TimeEntry.user))
         .order_by(TimeEntry.work_date.desc(), TimeEntry.id.desc())
+        .limit(RECENT_TIME_ENTRIES)
     )
 
 

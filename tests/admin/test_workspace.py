@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -26,7 +27,7 @@ from ticketing.models import (
     SmsProvider,
     Ticket,
 )
-from ticketing.services import customer_view, queues, tickets
+from ticketing.services import customer_view, queues, tickets, timelog
 from ticketing.services.staff_access import visible_clause
 
 PW = "staff-pass-1"
@@ -164,6 +165,28 @@ def test_properties_assignees_time(client, db, desk) -> None:
     assert {"status", "priority", "team", "tags", "assignees", "time_logged"} <= set(fields)
     bad = post(client, t, "properties", {"status": "closed"})
     assert bad.status_code == 303
+
+
+def test_time_card_shows_the_total_and_the_five_latest_entries(client, db, desk, now) -> None:
+    login_staff(client, "manager@bluehill.test", PW)
+    ticket, people = desk["billing"], desk["people"]
+    other = desk["integ"]  # another ticket's time counts nowhere here
+    timelog.log_time(db, other, user=people["lena"], minutes=500, now=now, note="elsewhere")
+    for day, (who, minutes) in enumerate([("agent", 10), ("lena", 20), ("agent", 30), ("manager", 40),
+                                          ("agent", 50), ("lena", 60), ("manager", 70)]):  # fmt: skip
+        timelog.log_time(db, ticket, user=people[who], minutes=minutes, now=now, note=f"step {day}",
+                         work_date=now.date() - timedelta(days=6 - day))  # fmt: skip
+    db.commit()
+    page = client.get(f"/admin/ticket/{ticket.id}").get_data(as_text=True)
+    assert "Time · 4h 40m on this ticket" in page  # 280 minutes: all seven entries, not only the ones listed
+    card = page.split("Time · ", 1)[1].split("</ul>", 1)[0]
+    listed = re.findall(r"<li>(\S+) · (\w+) · (\d+) min — (step \d)</li>", card)
+    assert listed == [
+        (str(now.date() - timedelta(days=6 - d)), name, str(m), f"step {d}")
+        for d, name, m in [(6, "Morgan", 70), (5, "Lena", 60), (4, "Priya", 50), (3, "Morgan", 40), (2, "Priya", 30)]
+    ]
+    empty = client.get(f"/admin/ticket/{desk['inbox'].id}").get_data(as_text=True)
+    assert "Time · 0h 0m on this ticket" in empty
 
 
 def test_merge_moves_timeline_contacts_and_thread(client, db, make, desk, now) -> None:
