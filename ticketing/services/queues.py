@@ -337,7 +337,14 @@ def _page_statement(
         row = sa.tuple_(column, Ticket.id)
         bound = sa.tuple_(sa.bindparam("after_value", type_=value_type), sa.bindparam("after_id", type_=sa.Integer))
         stmt = stmt.where(row < bound if descending else row > bound)
-    direction = (column.desc(), Ticket.id.desc()) if descending else (column.asc(), Ticket.id.asc())
+    ticket_id: Any = Ticket.id
+    if search == "ids":
+        # Every listed ticket read by id, then sorted: OFFSET 0 keeps the LIMIT out of the subquery. Seeing it, the
+        # planner walked the sort index checking each ticket against the list, and when the matches were old
+        # tickets it read most of the table (1.7 s for 11,000 ids at a million tickets).
+        matches = stmt.offset(0).subquery("matches")
+        column, ticket_id, stmt = matches.c.sort_key, matches.c.id, sa.select(matches)
+    direction = (column.desc(), ticket_id.desc()) if descending else (column.asc(), ticket_id.asc())
     tickets = stmt.order_by(*direction).limit(limit).subquery("page")
     rows_stmt = (
         sa.select(
