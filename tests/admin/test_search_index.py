@@ -9,15 +9,18 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 
 from tests.conftest import login_staff, sql_statements
+from ticketing.domain.lifecycle import Status
 from ticketing.domain.visibility import InteractionType
-from ticketing.domain.vocab import StaffRole
+from ticketing.domain.vocab import Priority, StaffRole
 from ticketing.extensions import db as ext_db
 from ticketing.models import Ticket
 from ticketing.services import queues
+from ticketing.services import tickets as ticket_service
 from ticketing.services.interactions import add_interaction
 
 PW = "staff-pass-7"
@@ -140,34 +143,83 @@ def test_short_queries_find_a_ticket_by_number_and_read_no_text(client, db, make
     assert "No tickets match" in page and queues.SEARCH_HINT not in page.split("No tickets match")[1][:200]
 
 
-def test_a_query_matching_many_tickets_walks_the_queue_and_finds_the_same_pages(
-    client, db, make, tickets, monkeypatch
-) -> None:
-    """Past SEARCH_MANY_MATCHES matches the page checks tickets in queue order instead of collecting every match
-    (a common word: seconds at a million tickets); the pages are the same either way, next pages included."""
-    login_staff(client, "boss@bluehill.test", PW)
+def _pages(client, url: str) -> list[list[int]]:
+    """Every page of a queue URL, following its next-page links."""
+    found = []
+    while url:
+        page = client.get(url).get_data(as_text=True)
+        found.append([int(i) for i in SHOWN.findall(page)])
+        after = re.search(r'href="([^"]*after=[^"]*)"[^>]*>Next page', html.unescape(page))
+        url = after.group(1) if after else None
+    return found
+
+
+@pytest.fixture
+def varied(db, make, tickets):
+    """Tickets of two teams, every priority, some assigned, tagged, waiting or without a team; most mention a paper
+    jam; all with SLA due dates (a 4-hour resolution target puts them in Breaching soon)."""
+    team_a, team_b = make.team("Printers"), make.team("Scanners")
+    agent = make.user(email="pat@bluehill.test", name="Pat", password=PW, teams=[team_a])
+    make.policy(None, None, {p: (30, 240) for p in Priority})
     now = datetime.now(UTC)
-    many = [make.ticket(now=now - timedelta(minutes=n), subject=f"Printer {n}", body="paper jam again").id
-            for n in range(7)]  # fmt: skip
-    scanner = make.ticket(now=now, subject="Scanner", body="Paper JAM in the feeder").id
+    made = []
+    for n in range(12):
+        team = (team_a, team_b, None)[n % 3]
+        body = "paper jam again" if n % 5 else "toner low"
+        ticket = make.ticket(now=now - timedelta(minutes=7 * n), subject=f"Printer {n}", team=team,
+                             priority=list(Priority)[n % 4], body=body)  # fmt: skip
+        made.append(ticket)
+    db.flush()
+    for ticket in made[::4]:
+        ticket_service.add_assignee(db, ticket, agent, actor=None, now=now)
+    ticket_service.add_tags(db, made[1], ["urgent-fix"], actor=None, now=now)
+    ticket_service.add_tags(db, made[6], ["urgent-fix"], actor=None, now=now)
+    ticket_service.change_status(db, made[3], Status.WAITING_ON_CUSTOMER, actor=None, now=now)
+    ticket_service.change_status(db, made[9], Status.WAITING_ON_CUSTOMER, actor=None, now=now)
     db.commit()
+    return {"agent": agent, "tickets": [t.id for t in made], "teams": (team_a.id, team_b.id)}
 
-    def pages(query: str) -> list[list[int]]:
-        found, url = [], f"/admin/queues/all?q={query}"
-        while url:
-            page = client.get(url).get_data(as_text=True)
-            found.append([int(i) for i in SHOWN.findall(page)])
-            after = re.search(r'href="([^"]*after=[^"]*)"[^>]*>Next page', html.unescape(page))
-            url = after.group(1) if after else None
-        return found
 
+def test_both_ways_of_searching_give_the_same_pages(client, db, varied, monkeypatch) -> None:
+    """A query matching up to SEARCH_MANY_MATCHES tickets is found through the indexes and its page read by id; past
+    that (a common word) the page walks the queue and checks each ticket. Every queue, sort and filter gives the
+    same pages either way, next pages (keyset cursors) included, for text and for text that is also a number."""
+    team_a, _ = varied["teams"]
+    number = f"#{varied['tickets'][4]:03d}"  # text of 3+ characters that also names a ticket
+    views = {
+        "boss@bluehill.test": [f"all?sort={sort}" for sort in ("updated", "created", "priority", "due")]
+        + ["all?status=waiting_on_customer", "all?priority=high", f"all?team={team_a}", "all?tag=urgent-fix"],
+        "pat@bluehill.test": ["mine", f"team-{team_a}", "unassigned", "waiting", "breaching",
+                              f"team-{team_a}?sort=priority"],
+    }  # fmt: skip
+    queries = ["paper jam", "printer", "toner", number, "no such text"]
     monkeypatch.setattr(queues, "PAGE_SIZE", 3)
-    queries = ["paper jam", "printer", "money", str(many[2]), "no such text", "jane"]
-    through_ids = {q: pages(q) for q in queries}
-    assert through_ids["paper jam"] == [[scanner, *many[:2]], many[2:5], many[5:]]
-    assert through_ids["money"] == [[tickets["refund"]]] and through_ids["no such text"] == [[]]
-    monkeypatch.setattr(queues, "SEARCH_MANY_MATCHES", 1)
-    with sql_statements() as seen:
-        walked = {q: pages(q) for q in queries}
-    assert walked == through_ids
-    assert any("EXISTS" in s and "body_text" in s for s in seen), "the walk checks each ticket's messages"
+    results: dict[str, dict[tuple[str, str], list[list[int]]]] = {}
+    for way, threshold in (("ids", queues.SEARCH_MANY_MATCHES), ("walk", 0)):
+        monkeypatch.setattr(queues, "SEARCH_MANY_MATCHES", threshold)
+        results[way] = {}
+        for email, urls in views.items():
+            client.post("/agent/logout", data={"csrf_token": ""})
+            client.delete_cookie("session")
+            login_staff(client, email, PW)
+            with sql_statements() as seen:
+                for url in urls:
+                    for query in queries:
+                        view = f"{url}{'&' if '?' in url else '?'}q={quote(query)}"
+                        results[way][(email, view)] = _pages(client, f"/admin/queues/{view}")
+            walked = any("EXISTS" in s and "body_text" in s for s in seen)
+            fenced = any("AS matches" in s for s in seen)  # the page read by id (see queues._page_statement)
+            assert walked == (way == "walk") and fenced == (way == "ids"), (way, email)
+    assert results["walk"] == results["ids"]
+    shown = {i for pages in results["ids"].values() for page in pages for i in page}
+    assert len(shown) >= 10, "the views must show most tickets for the comparison to mean something"
+    assert results["ids"][("boss@bluehill.test", f"all?sort=updated&q={quote(number)}")] == [[varied["tickets"][4]]]
+
+
+def test_an_agent_cannot_reach_another_teams_ticket_by_number(client, db, varied) -> None:
+    login_staff(client, "pat@bluehill.test", PW)
+    theirs = varied["tickets"][1]  # team B, not assigned to the agent
+    for url in ("mine", f"team-{varied['teams'][0]}", "unassigned", "waiting", "breaching"):
+        for query in (str(theirs), f"#{theirs:03d}"):
+            assert _pages(client, f"/admin/queues/{url}?q={quote(query)}") == [[]], (url, query)
+    assert client.get(f"/admin/queues/all?q={theirs}").status_code == 403

@@ -289,7 +289,8 @@ def _matching_ids(session: Session, dialect: str, indexed: bool, values: dict[st
     stmt = _PAGE_STATEMENTS.get(shape)
     if stmt is None:
         stmt = _PAGE_STATEMENTS[shape] = _matching_ids_statement(dialect, indexed, "q_number" in values)
-    found = read_rows(session, stmt, {k: values[k] for k in ("q_pattern", "q_number") if k in values}).scalars().all()
+    params = {k: values[k] for k in ("q_pattern", "q_number") if k in values}
+    found = read_rows(session, stmt, {**params, "q_limit": SEARCH_MANY_MATCHES + 1}).scalars().all()
     return set(found) if len(found) <= SEARCH_MANY_MATCHES else None
 
 
@@ -394,7 +395,7 @@ def search_pattern(text: str) -> str:
 
 SEARCH_MIN_RUN = 3
 SEARCH_HINT = f"Search for at least {SEARCH_MIN_RUN} characters, or a ticket number such as #42."
-_TICKET_NUMBER = re.compile(r"#?(\d{1,9})")
+_TICKET_NUMBER = re.compile(r"#?([0-9]{1,9})")
 
 
 def ticket_number(text: str) -> int | None:
@@ -484,7 +485,7 @@ def _matching_ids_statement(dialect: str, indexed: bool, number: bool) -> sa.Sel
     pattern = sa.bindparam("q_pattern", type_=sa.String)
     found = sa.bindparam("q_number", type_=sa.Integer) if number else None
     arms = sa.union_all(*_search_arms(pattern, dialect, indexed, found)).subquery("arms")
-    return sa.select(arms.c[0]).limit(SEARCH_MANY_MATCHES + 1)
+    return sa.select(arms.c[0]).limit(sa.bindparam("q_limit", type_=sa.Integer))
 
 
 def _search_walk(pattern: Any, dialect: str, number: Any = None) -> sa.ColumnElement[bool]:
