@@ -69,6 +69,10 @@ Aims: each queue page and the workspace within 3x of its baseline request (media
 plan: EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL, EXPLAIN QUERY PLAN on SQLite (--explain: for every route and
 report).
 
+Search probe (informational, no aim: no indexed baseline does what these do): the manager's All queue searched for
+a word in every customer email ("invoice": the page walks the queue), a number found in many texts ("4711": the
+matching ids, then their page), a ticket number ("#<id>") and two letters ("ab": no text searched); median of 5.
+
 Assignee history probe (without --assignee-history): adds the ticket_assignee rows of the resolved/closed tickets,
 then runs the queue-menu count statement (a queue page's cache miss) and the Mine/Unassigned page queries once,
 each under --probe-timeout, the Unassigned count rewritten with NOT EXISTS beside them, with the plans of the
@@ -978,6 +982,7 @@ class Target:
     reports: dict[str, Series] = field(default_factory=dict)
     plans: list[str] = field(default_factory=list)
     history: list[str] = field(default_factory=list)
+    searches: list[str] = field(default_factory=list)
 
 
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
@@ -1435,6 +1440,34 @@ def run_with_timeout(
     return seconds, executed
 
 
+# Searches beyond the measured route (a contact's email, a rare term): queries that match many tickets or few
+# characters, which the timed route never shows. Informational: no indexed baseline does what they do.
+SEARCH_PROBES = (
+    ("a word in every customer email", "invoice"),
+    ("a number found in many texts", "4711"),
+    ("a ticket number", "#{workspace}"),
+    ("two letters (searches no text)", "ab"),
+)
+
+
+def search_probe(target: Target, runs: int = 5) -> list[str]:
+    """The manager's All queue searched for each SEARCH_PROBES query: median server time of `runs` requests after
+    one untimed, and the rows shown."""
+    client, lines = target.clients["manager"], []
+    for label, query in SEARCH_PROBES:
+        path = "/admin/queues/all?" + urlencode({"q": query.format(workspace=target.fill.workspace_id)})
+        page = client.get(path).get_data(as_text=True)
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            client.get(path)
+            times.append(time.perf_counter() - start)
+        shown = len(_ROW.findall(page))
+        shown_as = query.format(workspace="<id>")
+        lines.append(f"{label:<34} q={shown_as:<10} {statistics.median(times) * 1000:9.2f} ms   {shown} rows")
+    return lines
+
+
 def history_probe(target: Target, timeout: float) -> list[str]:
     """The desk as it really grows: resolved and closed tickets keep their assignees (the app never removes
     them). Adds those rows, then times the queue-menu count statement (what a queue page runs on a cache miss) and the
@@ -1606,6 +1639,11 @@ def report_target(target: Target) -> None:
         print(f"\nslow statements and their plans ({target.backend}, {target.fill.tickets:,} tickets):")
         for line in target.plans:
             print(f"    {line}")
+    if target.searches:
+        size = f"{target.fill.tickets:,} tickets"
+        print(f"\nsearch probe ({target.backend}, {size}; the manager's All queue, median of 5 requests):")
+        for line in target.searches:
+            print(f"  {line}")
     if target.history:
         print(f"\nassignee history probe ({target.backend}, {target.fill.tickets:,} tickets):")
         for line in target.history:
@@ -1755,6 +1793,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 print(f"reports measured in {seconds:.1f} s", flush=True)
                 for target in targets:
                     target.plans = plans(target, args.explain)
+                    target.searches = search_probe(target)
                     if not args.assignee_history:
                         print(f"[{target.backend}] assignee history probe ...", flush=True)
                         target.history = history_probe(target, args.probe_timeout)
