@@ -138,7 +138,7 @@ class QueueView(StaffView):
             rows=rows_html(rows, now, url_for("workspace.ticket", ticket_id=0)[:-1], {t.id: t.name for t in teams}),
             next_cursor=queues.cursor_of(rows[-1], filters, key) if more and rows else None,
             filters=filters,
-            search_hint_always=queues.SEARCH_HINT,
+            search_help=queues.SEARCH_HINT,
             search_hint=queues.SEARCH_HINT if filters.query and not queues.searches_text(filters.query) else None,
             counts=queues.counts(session, user, scope=scope, keys=keys, cache=redis_conn()),
             titles=titles,
