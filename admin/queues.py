@@ -139,7 +139,7 @@ class QueueView(StaffView):
             next_cursor=queues.cursor_of(rows[-1], filters, key) if more and rows else None,
             filters=filters,
             search_help=queues.SEARCH_HINT,
-            search_hint=queues.SEARCH_HINT if filters.query and not queues.searches_text(filters.query) else None,
+            short_query=bool(filters.query) and not queues.searches_text(filters.query),
             counts=queues.counts(session, user, scope=scope, keys=keys, cache=redis_conn()),
             titles=titles,
             queue_url=url_for(".queue", key="mine")[: -len("mine")],

@@ -258,13 +258,16 @@ def page(
         return []  # too short to search text, and not a ticket number (the page says so)
     values.update((name, value) for name, value in chosen.items() if value)
     indexed = text and dialect == "sqlite" and search_index_ready(session)
-    search = "number" if "q_number" in values else None
+    number = "q_number" in values
+    search = "number" if number else None
     if text:
         ids = _matching_ids(session, dialect, indexed, values)
-        if ids is not None and not ids:
+        if ids is None:
+            search = "walk"
+        elif not ids:
             return []
-        search = "walk" if ids is None else "ids"
-        if ids is not None:
+        else:
+            search = "ids"
             values["q_ids"] = "{" + ",".join(map(str, ids)) + "}" if dialect == "postgresql" else sorted(ids)
     if after is not None:
         values["after_value"], values["after_id"] = after
@@ -274,7 +277,9 @@ def page(
     if stmt is None:
         if len(_PAGE_STATEMENTS) >= _PAGE_STATEMENTS_KEPT:
             _PAGE_STATEMENTS.clear()
-        stmt = _PAGE_STATEMENTS[shape] = _page_statement(dialect, user, key, filters, after, limit, scope, search)
+        stmt = _PAGE_STATEMENTS[shape] = _page_statement(
+            dialect, user, key, filters, after, limit, scope, search, number
+        )
     rows = []
     for *columns, names in read_rows(session, stmt, values):
         assignees = names.split(NAME_SEPARATOR) if names else []
@@ -302,10 +307,10 @@ _PAGE_STATEMENTS_KEPT = 512
 
 def _page_statement(
     dialect: str, user: User, key: str, filters: Filters, after: tuple[Any, int] | None, limit: int, scope: Scope,
-    search: str | None = None,
+    search: str | None = None, number: bool = False,
 ) -> sa.Select[Any]:  # fmt: skip
     """`search`: None, "number" (the ticket q_number), "ids" (the tickets q_ids, found by `_matching_ids`) or
-    "walk" (every ticket checked against q_pattern, and q_number if given: `_search_walk`)."""
+    "walk" (every ticket checked against q_pattern, and q_number when `number`: `_search_walk`)."""
     column, descending = _order(filters.sort, key)
     stmt = sa.select(*_TICKET_COLUMNS, Ticket.customer_id, column.label("sort_key")).where(
         queue_clause(user, key, scope)
@@ -329,8 +334,8 @@ def _page_statement(
     elif search == "ids":
         stmt = stmt.where(Ticket.id.in_(sa.bindparam("q_ids", expanding=True, literal_execute=True)))
     elif search == "walk":
-        number = sa.bindparam("q_number", type_=sa.Integer) if filters.query and ticket_number(filters.query) else None
-        stmt = stmt.where(_search_walk(sa.bindparam("q_pattern", type_=sa.String), dialect, number))
+        found = sa.bindparam("q_number", type_=sa.Integer) if number else None
+        stmt = stmt.where(_search_walk(sa.bindparam("q_pattern", type_=sa.String), dialect, found))
     if key == "breaching" or filters.sort == "due":
         stmt = stmt.where(Ticket.due_date.is_not(None))  # ordering by time left needs a clock
     if after is not None:
@@ -452,7 +457,7 @@ def _search_arms(pattern: Any, dialect: str, indexed: bool = False, number: Any 
         by_subject,
         by_body,
         sa.select(Ticket.id).where(Ticket.primary_contact_id.in_(_matching_contacts(matching, dialect))),
-        sa.select(Ticket.id).where(Ticket.customer_id.in_(sa.select(Customer.id).where(matching(Customer.name)))),
+        sa.select(Ticket.id).where(Ticket.customer_id.in_(_matching_customers(matching))),
         *([sa.select(Ticket.id).where(Ticket.id == number)] if number is not None else []),
     ]
 
@@ -462,6 +467,10 @@ def _matching(pattern: Any, dialect: str) -> Callable[[Any], sa.ColumnElement[bo
         return column.ilike(pattern) if dialect == "postgresql" else column.like(pattern)
 
     return matching
+
+
+def _matching_customers(matching: Callable[[Any], sa.ColumnElement[bool]]) -> sa.Select[Any]:
+    return sa.select(Customer.id).where(matching(Customer.name))
 
 
 def _matching_contacts(matching: Callable[[Any], sa.ColumnElement[bool]], dialect: str) -> Any:
@@ -493,12 +502,11 @@ def _search_walk(pattern: Any, dialect: str, number: Any = None) -> sa.ColumnEle
     SEARCH_MANY_MATCHES); the planner walks the queue's order and stops after a page."""
     matching = _matching(pattern, dialect)
     body = sa.exists().where(Interaction.ticket_id == Ticket.id, matching(Interaction.body_text))
-    customers = sa.select(Customer.id).where(matching(Customer.name))
     return sa.or_(
         matching(Ticket.subject),
         body,
         Ticket.primary_contact_id.in_(_matching_contacts(matching, dialect)),
-        Ticket.customer_id.in_(customers),
+        Ticket.customer_id.in_(_matching_customers(matching)),
         *([Ticket.id == number] if number is not None else []),
     )
 
