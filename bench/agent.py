@@ -770,28 +770,34 @@ def record_fill(url: str, filled: Fill, history: bool) -> None:
 
 
 def sync_indexes(engine: sa.Engine) -> tuple[list[str], list[str]]:
-    """Create the models' indexes missing from a kept database and drop the ones the models no longer declare."""
+    """Create the models' indexes missing from a kept database, drop the ones the models no longer declare, and
+    make again the ones whose columns changed."""
     declared = {index.name: index for table in FILLED for index in table.indexes}
     inspector = sa.inspect(engine)
     present = {
-        index["name"]
+        index["name"]: list(index["column_names"])
         for table in FILLED
         for index in inspector.get_indexes(table.name)
         if not index.get("duplicates_constraint")
     }
+    changed = {
+        name
+        for name, index in declared.items()
+        if name in present and None not in present[name] and present[name] != [c.name for c in index.columns]
+    }
     created, dropped = [], []
     with engine.begin() as conn:
-        for name in sorted(present - set(declared)):
+        for name in sorted((set(present) - set(declared)) | changed):
             if name:
                 conn.exec_driver_sql(f'DROP INDEX "{name}"')
                 dropped.append(name)
         for name, index in declared.items():
-            if name not in present:
+            if name not in present or name in changed:
                 index.create(conn)
                 created.append(str(name))
     if created:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("ANALYZE")
+            conn.exec_driver_sql("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE")
     return created, dropped
 
 

@@ -60,7 +60,11 @@ class Ticket(Base):
         sa.Index("ix_ticket_status_updated", "status", "updated_at"),
         # The managers' All queue and its keyset pages: ORDER BY updated_at DESC, id DESC without a sort.
         sa.Index("ix_ticket_updated_id", "updated_at", "id"),
-        sa.Index("ix_ticket_customer_updated", "customer_id", "updated_at"),
+        # A customer's tickets, newest first; with the id they also answer search's "tickets of the customers
+        # named ..." from the index alone (as ix_ticket_contact_id does for "tickets of the contacts named ...":
+        # reading each matching ticket's row for its id took half of a contact search's id collection).
+        sa.Index("ix_ticket_customer_updated", "customer_id", "updated_at", "id"),
+        sa.Index("ix_ticket_contact_id", "primary_contact_id", "id"),
         # The queues and their menu counts read only active tickets (~2 % of a desk's history): a small partial
         # index in queue order, covering what the counts test (index-only on PostgreSQL).
         sa.Index(
@@ -112,7 +116,7 @@ class Ticket(Base):
     email_thread_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
 
     customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customer.id"))
-    primary_contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contact.id"), index=True)
+    primary_contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contact.id"))
     assigned_team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("team.id"))
     category_id: Mapped[int | None] = mapped_column(sa.ForeignKey("category.id"), index=True)
     sla_policy_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sla_policy.id"))

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from redis import Redis, RedisError
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from ticketing.domain.lifecycle import ACTIVE, Status
@@ -239,8 +239,9 @@ def page(
     their assignees' names. Joined before the LIMIT, the customer was looked up for every candidate row (My
     tickets sorts all of the agent's tickets before it can cut).
 
-    A text search first collects the matching ids through the search indexes (`_matching_ids`) and reads the page
-    of those; a query matching more than SEARCH_MANY_MATCHES tickets checks the queue's tickets in order instead.
+    A text search is one statement too: it collects the matching ids through the search indexes and reads the page
+    of those, and says how many it found; past SEARCH_MANY_MATCHES (it then read no page) a second statement checks
+    the queue's tickets in order instead (`_search_walk`).
     """
     scope = _scope(session, user, scope)
     if key == "all" and not scope.everything:
@@ -259,44 +260,41 @@ def page(
     values.update((name, value) for name, value in chosen.items() if value)
     indexed = text and dialect == "sqlite" and search_index_ready(session)
     number = "q_number" in values
-    search = "number" if number else None
-    if text:
-        ids = _matching_ids(session, dialect, indexed, values)
-        if ids is None:
-            search = "walk"
-        elif not ids:
-            return []
-        else:
-            search = "ids"
-            values["q_ids"] = "{" + ",".join(map(str, ids)) + "}" if dialect == "postgresql" else sorted(ids)
     if after is not None:
         values["after_value"], values["after_id"] = after
+    if text:
+        values["q_limit"], values["q_many"] = SEARCH_MANY_MATCHES + 1, SEARCH_MANY_MATCHES
+        rows = _read_page(session, dialect, user, key, filters, after, limit, scope, "ids", number, indexed, values)
+        if (rows[0][-1] if rows else 0) <= SEARCH_MANY_MATCHES:
+            return [_queue_row(row[:-1], dialect) for row in rows if row[0] is not None]
+        search = "walk"  # too many matches (a common word): check the queue's tickets in order instead
+    else:
+        search = "number" if number else None
+    rows = _read_page(session, dialect, user, key, filters, after, limit, scope, search, number, indexed, values)
+    return [_queue_row(row, dialect) for row in rows]
+
+
+def _read_page(
+    session: Session, dialect: str, user: User, key: str, filters: Filters, after: tuple[Any, int] | None,
+    limit: int, scope: Scope, search: str | None, number: bool, indexed: bool, values: dict[str, Any],
+) -> list[sa.Row[Any]]:  # fmt: skip
     shape = (dialect, key, scope.everything, scope.team_ids, filters.sort, limit, after is None,
-             after is not None and after[0] is None, search, *(name in values for name in chosen))  # fmt: skip
+             after is not None and after[0] is None, search, number, indexed,
+             *(bool(getattr(filters, name)) for name in ("status", "priority", "team_id", "tag")))  # fmt: skip
     stmt = _PAGE_STATEMENTS.get(shape)
     if stmt is None:
         if len(_PAGE_STATEMENTS) >= _PAGE_STATEMENTS_KEPT:
             _PAGE_STATEMENTS.clear()
         stmt = _PAGE_STATEMENTS[shape] = _page_statement(
-            dialect, user, key, filters, after, limit, scope, search, number
+            dialect, user, key, filters, after, limit, scope, search, number, indexed
         )
-    rows = []
-    for *columns, names in read_rows(session, stmt, values):
-        assignees = names.split(NAME_SEPARATOR) if names else []
-        rows.append(QueueRow(*columns, assignees=assignees if dialect == "postgresql" else sorted(assignees)))
-    return rows
+    return list(read_rows(session, stmt, values))
 
 
-def _matching_ids(session: Session, dialect: str, indexed: bool, values: dict[str, Any]) -> set[int] | None:
-    """The ids of the tickets a text query matches (q_pattern, and q_number if given), or None when there are more
-    than SEARCH_MANY_MATCHES (the page then walks the queue: see `_search_walk`)."""
-    shape = ("ids", dialect, indexed, "q_number" in values)
-    stmt = _PAGE_STATEMENTS.get(shape)
-    if stmt is None:
-        stmt = _PAGE_STATEMENTS[shape] = _matching_ids_statement(dialect, indexed, "q_number" in values)
-    params = {k: values[k] for k in ("q_pattern", "q_number") if k in values}
-    found = read_rows(session, stmt, {**params, "q_limit": SEARCH_MANY_MATCHES + 1}).scalars().all()
-    return set(found) if len(found) <= SEARCH_MANY_MATCHES else None
+def _queue_row(row: Any, dialect: str) -> QueueRow:
+    *columns, names = row
+    assignees = names.split(NAME_SEPARATOR) if names else []
+    return QueueRow(*columns, assignees=assignees if dialect == "postgresql" else sorted(assignees))
 
 
 # Built statements by shape (queue, the user's scope, which filters, sort, keyset or not): building one costs more
@@ -307,10 +305,11 @@ _PAGE_STATEMENTS_KEPT = 512
 
 def _page_statement(
     dialect: str, user: User, key: str, filters: Filters, after: tuple[Any, int] | None, limit: int, scope: Scope,
-    search: str | None = None, number: bool = False,
+    search: str | None = None, number: bool = False, indexed: bool = False,
 ) -> sa.Select[Any]:  # fmt: skip
-    """`search`: None, "number" (the ticket q_number), "ids" (the tickets q_ids, found by `_matching_ids`) or
-    "walk" (every ticket checked against q_pattern, and q_number when `number`: `_search_walk`)."""
+    """`search`: None, "number" (the ticket q_number), "ids" (the tickets matching q_pattern, and q_number when
+    `number`, collected first: `_found`; the rows then end with how many were found) or "walk" (every ticket
+    checked against them: `_search_walk`)."""
     column, descending = _order(filters.sort, key)
     stmt = sa.select(*_TICKET_COLUMNS, Ticket.customer_id, column.label("sort_key")).where(
         queue_clause(user, key, scope)
@@ -326,13 +325,16 @@ def _page_statement(
         stmt = stmt.where(Ticket.id.in_(tagged))
     if search == "number":
         stmt = stmt.where(Ticket.id == sa.bindparam("q_number", type_=sa.Integer))
-    elif search == "ids" and dialect == "postgresql":
-        # One parameter, the array's text ("{1,2,3}"), cast by the server: one statement text whatever the ids (the
-        # driver's array adaptation checked every element, a tenth of a millisecond per page).
-        ids = sa.cast(sa.bindparam("q_ids", type_=sa.String), ARRAY(sa.Integer))
-        stmt = stmt.where(Ticket.id == sa.any_(ids))
     elif search == "ids":
-        stmt = stmt.where(Ticket.id.in_(sa.bindparam("q_ids", expanding=True, literal_execute=True)))
+        found, total = _found(dialect, indexed, number)
+        if dialect == "postgresql":
+            # = ANY(ARRAY((SELECT ...))): the planner takes the list for a handful of ids and reads each by its key;
+            # as `IN (SELECT ...)` it sized the list at the cap and chose to scan the whole ticket table instead.
+            stmt = stmt.where(Ticket.id == sa.any_(sa.func.array(sa.select(found.c.id).scalar_subquery())))
+        else:
+            stmt = stmt.where(Ticket.id.in_(sa.select(found.c.id)))
+        # Past the cap the matches are not all there, and the walk reads the page: read none here.
+        stmt = stmt.where(sa.select(total.c.n).scalar_subquery() <= sa.bindparam("q_many", type_=sa.Integer))
     elif search == "walk":
         found = sa.bindparam("q_number", type_=sa.Integer) if number else None
         stmt = stmt.where(_search_walk(sa.bindparam("q_pattern", type_=sa.String), dialect, found))
@@ -352,18 +354,19 @@ def _page_statement(
         column, ticket_id, stmt = matches.c.sort_key, matches.c.id, sa.select(matches)
     direction = (column.desc(), ticket_id.desc()) if descending else (column.asc(), ticket_id.asc())
     tickets = stmt.order_by(*direction).limit(limit).subquery("page")
-    rows_stmt = (
-        sa.select(
-            *(tickets.c[c.key] for c in _TICKET_COLUMNS),
-            Customer.name,
-            Customer.tier,
-            _assignee_names(dialect, tickets.c.id),
-        )
-        .select_from(tickets)
-        .outerjoin(Customer, Customer.id == tickets.c.customer_id)
-    )
+    columns = [
+        *(tickets.c[c.key] for c in _TICKET_COLUMNS),
+        Customer.name,
+        Customer.tier,
+        _assignee_names(dialect, tickets.c.id),
+    ]
+    rows = tickets.outerjoin(Customer, Customer.id == tickets.c.customer_id)
+    if search == "ids":
+        # Joined to the one-row count, so the count comes back with no page too.
+        columns.append(total.c.n)
+        rows = total.outerjoin(rows, sa.true())
     outer = (tickets.c.sort_key, tickets.c.id)
-    return rows_stmt.order_by(*(c.desc() if descending else c.asc() for c in outer))
+    return sa.select(*columns).select_from(rows).order_by(*(c.desc() if descending else c.asc() for c in outer))
 
 
 def cursor_of(ticket: Any, filters: Filters, key: str) -> str:
@@ -488,13 +491,14 @@ def _matching_contacts(matching: Callable[[Any], sa.ColumnElement[bool]], dialec
 SEARCH_MANY_MATCHES = 20000
 
 
-def _matching_ids_statement(dialect: str, indexed: bool, number: bool) -> sa.Select[Any]:
-    """At most SEARCH_MANY_MATCHES + 1 ids of matching tickets (repeated when a ticket matches twice): UNION ALL
-    under a LIMIT stops reading once there are too many."""
+def _found(dialect: str, indexed: bool, number: bool) -> tuple[sa.CTE, sa.CTE]:
+    """`found`: at most SEARCH_MANY_MATCHES + 1 (q_limit) ids of matching tickets, repeated when a ticket matches
+    twice (UNION ALL under a LIMIT stops reading once there are too many); `total`: how many, one row."""
     pattern = sa.bindparam("q_pattern", type_=sa.String)
-    found = sa.bindparam("q_number", type_=sa.Integer) if number else None
-    arms = sa.union_all(*_search_arms(pattern, dialect, indexed, found)).subquery("arms")
-    return sa.select(arms.c[0]).limit(sa.bindparam("q_limit", type_=sa.Integer))
+    arms = sa.union_all(*_search_arms(pattern, dialect, indexed, sa.bindparam("q_number", type_=sa.Integer) if number
+                                      else None)).subquery("arms")  # fmt: skip
+    found = sa.select(arms.c[0].label("id")).limit(sa.bindparam("q_limit", type_=sa.Integer)).cte("found")
+    return found, sa.select(sa.func.count().label("n")).select_from(found).cte("total")
 
 
 def _search_walk(pattern: Any, dialect: str, number: Any = None) -> sa.ColumnElement[bool]:
