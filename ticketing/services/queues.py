@@ -240,8 +240,8 @@ def page(
     tickets sorts all of the agent's tickets before it can cut).
 
     A text search is one statement too: it collects the matching ids through the search indexes and reads the page
-    of those, and says how many it found; past SEARCH_MANY_MATCHES (it then read no page) a second statement checks
-    the queue's tickets in order instead (`_search_walk`).
+    of those, unless there are more than SEARCH_MANY_MATCHES. Only an empty page asks which it was (`_match_count`):
+    past that many, a second statement checks the queue's tickets in order instead (`_search_walk`).
     """
     scope = _scope(session, user, scope)
     if key == "all" and not scope.everything:
@@ -262,14 +262,13 @@ def page(
     number = "q_number" in values
     if after is not None:
         values["after_value"], values["after_id"] = after
+    search = "number" if number else None
     if text:
         values["q_limit"], values["q_many"] = SEARCH_MANY_MATCHES + 1, SEARCH_MANY_MATCHES
         rows = _read_page(session, dialect, user, key, filters, after, limit, scope, "ids", number, indexed, values)
-        if (rows[0][-1] if rows else 0) <= SEARCH_MANY_MATCHES:
-            return [_queue_row(row[:-1], dialect) for row in rows if row[0] is not None]
+        if rows or _match_count(session, dialect, indexed, number, values) <= SEARCH_MANY_MATCHES:
+            return [_queue_row(row, dialect) for row in rows]
         search = "walk"  # too many matches (a common word): check the queue's tickets in order instead
-    else:
-        search = "number" if number else None
     rows = _read_page(session, dialect, user, key, filters, after, limit, scope, search, number, indexed, values)
     return [_queue_row(row, dialect) for row in rows]
 
@@ -291,6 +290,16 @@ def _read_page(
     return list(read_rows(session, stmt, values))
 
 
+def _match_count(session: Session, dialect: str, indexed: bool, number: bool, values: dict[str, Any]) -> int:
+    """How many tickets the text search matches, counted up to SEARCH_MANY_MATCHES + 1 (q_limit)."""
+    shape = ("count", dialect, indexed, number)
+    stmt = _PAGE_STATEMENTS.get(shape)
+    if stmt is None:
+        stmt = _PAGE_STATEMENTS[shape] = sa.select(_found(dialect, indexed, number)[1].c.n)
+    params = {name: values[name] for name in ("q_pattern", "q_number", "q_limit") if name in values}
+    return int(read_rows(session, stmt, params).scalar_one())
+
+
 def _queue_row(row: Any, dialect: str) -> QueueRow:
     *columns, names = row
     assignees = names.split(NAME_SEPARATOR) if names else []
@@ -308,8 +317,8 @@ def _page_statement(
     search: str | None = None, number: bool = False, indexed: bool = False,
 ) -> sa.Select[Any]:  # fmt: skip
     """`search`: None, "number" (the ticket q_number), "ids" (the tickets matching q_pattern, and q_number when
-    `number`, collected first: `_found`; the rows then end with how many were found) or "walk" (every ticket
-    checked against them: `_search_walk`)."""
+    `number`, collected first: `_found`; none when they are more than q_many) or "walk" (every ticket checked
+    against them: `_search_walk`)."""
     column, descending = _order(filters.sort, key)
     stmt = sa.select(*_TICKET_COLUMNS, Ticket.customer_id, column.label("sort_key")).where(
         queue_clause(user, key, scope)
@@ -354,19 +363,18 @@ def _page_statement(
         column, ticket_id, stmt = matches.c.sort_key, matches.c.id, sa.select(matches)
     direction = (column.desc(), ticket_id.desc()) if descending else (column.asc(), ticket_id.asc())
     tickets = stmt.order_by(*direction).limit(limit).subquery("page")
-    columns = [
-        *(tickets.c[c.key] for c in _TICKET_COLUMNS),
-        Customer.name,
-        Customer.tier,
-        _assignee_names(dialect, tickets.c.id),
-    ]
-    rows = tickets.outerjoin(Customer, Customer.id == tickets.c.customer_id)
-    if search == "ids":
-        # Joined to the one-row count, so the count comes back with no page too.
-        columns.append(total.c.n)
-        rows = total.outerjoin(rows, sa.true())
+    rows_stmt = (
+        sa.select(
+            *(tickets.c[c.key] for c in _TICKET_COLUMNS),
+            Customer.name,
+            Customer.tier,
+            _assignee_names(dialect, tickets.c.id),
+        )
+        .select_from(tickets)
+        .outerjoin(Customer, Customer.id == tickets.c.customer_id)
+    )
     outer = (tickets.c.sort_key, tickets.c.id)
-    return sa.select(*columns).select_from(rows).order_by(*(c.desc() if descending else c.asc() for c in outer))
+    return rows_stmt.order_by(*(c.desc() if descending else c.asc() for c in outer))
 
 
 def cursor_of(ticket: Any, filters: Filters, key: str) -> str:
