@@ -277,6 +277,39 @@ def test_broken_mime_is_handled_without_losing_the_message(db, ingest, acme, raw
     assert row.raw == raw  # the original stays retrievable
 
 
+@pytest.mark.timeout(60)  # the reply parser took 148 s on a 100,000-character line starting "On ", more here
+def test_a_body_that_makes_the_reply_parser_backtrack_does_not_stall_processing(db, ingest, acme) -> None:
+    first = ingest(email(sender="jane@acme.example"))
+    hostile = "See the log below.\n\nOn " + "x" * 200_000 + "\n" + "\n".join("On " + "y" * 990 for _ in range(200))
+    reply = ingest(email(sender="jane@acme.example", subject=f"Re: [#{first.ticket_id}] Export", body=hostile))
+    assert reply.status == InboundStatus.PROCESSED and reply.ticket_id == first.ticket_id
+    entry = entries(db, first.ticket_id, InteractionType.EMAIL_INBOUND)[-1]
+    assert entry.body_text == hostile.strip()  # nothing cut: no quoted history in the part the parser read
+
+
+def test_quoted_history_is_stripped_from_a_long_thread_and_kept_past_the_scanned_head(db, ingest, acme) -> None:
+    first = ingest(email(sender="jane@acme.example"))
+    subject = f"Re: [#{first.ticket_id}] Export"
+    quoted = "\n".join(f"> line {n} of an old message" for n in range(5000))  # far longer than the scanned head
+    short = ingest(
+        email(sender="jane@acme.example", subject=subject, body=f"Works now.\n\nOn Mon, Priya wrote:\n{quoted}")
+    )
+    log_lines = "\n".join(f"{n:05d} ERROR export failed" for n in range(2000))  # the history starts past the head
+    long = ingest(email(sender="jane@acme.example", subject=subject, body=f"{log_lines}\n\nOn Mon, Priya wrote:\n> ok"))
+    bodies = {e.inbound_message_id: e.body_text for e in entries(db, first.ticket_id, InteractionType.EMAIL_INBOUND)}
+    assert bodies[short.id] == "Works now."
+    assert bodies[long.id].startswith("00000 ERROR") and bodies[long.id].endswith("> ok")
+
+
+def test_the_reply_parser_reads_whole_short_lines_only() -> None:
+    text = "\n".join(["a" * 80] * 200) + "\n" + "b" * (mail_inbound.REPLY_SCAN_LINE + 1) + "\nOn Mon, X wrote:\n> q"
+    head = mail_inbound.reply_scan_head(text)
+    assert len(head) <= mail_inbound.REPLY_SCAN_CHARS and head.endswith("\n") and text.startswith(head)
+    assert max(len(line) for line in head.split("\n")) <= mail_inbound.REPLY_SCAN_LINE
+    assert head == "\n".join(["a" * 80] * 200) + "\n"  # cut before the long line, not inside it
+    assert mail_inbound.reply_scan_head("short text") == "short text"
+
+
 def test_attachments_are_limited_and_refusals_noted(db, ingest, acme, app, monkeypatch) -> None:
     monkeypatch.setitem(app.config, "ATTACHMENT_MAX_BYTES", 1024)
     row = ingest(email(sender="jane@acme.example", attachments=[
