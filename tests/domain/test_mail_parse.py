@@ -1403,3 +1403,36 @@ def test_parse_cost_is_close_to_the_bare_stdlib_parse() -> None:
     sample = parse_email(corpus[2])
     assert sample.text.startswith("Hello team") and sample.attachments[0].filename == "report2.pdf"
     assert ours_time < 3 * baseline, f"parse_email {ours_time:.3f}s vs stdlib {baseline:.3f}s"
+
+
+# Inputs that took seconds to minutes before (each cause named in mail_parse.py), parsed within a generous bound.
+HOSTILE_CASES = {
+    # \s*<?\s*>?\s* tried every split of the whitespace: 47 s at 3,000 spaces
+    "whitespace-return-path": message("Return-Path:\n" + " " * 5_000 + "x", *BASE),
+    # the tag name and its attributes took turns over the same letters: 29 s
+    "unclosed-tag-name": message(*BASE, entity=part("Content-Type: text/html", body="<a" + "a" * 100_000)),
+    # a list lookup per delivery-status recipient: over a minute
+    "many-dsn-recipients": message(
+        *BASE, "Content-Type: message/delivery-status", body="".join(f"Final-Recipient:;{n}@x\n" for n in range(10**5))
+    ),
+    # an attached message's header regenerated as one endless line: over a minute
+    "attached-header-of-many-words": message(
+        *BASE, "Content-Type: message/rfc822", body="X-A: " + "a " * 100_000 + "\n\nbody\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("raw", HOSTILE_CASES.values(), ids=HOSTILE_CASES.keys())
+def test_hostile_headers_and_parts_parse_quickly(raw: bytes) -> None:
+    start = time.perf_counter()
+    parsed = parse_email(raw)
+    assert time.perf_counter() - start < 5.0
+    assert parsed.from_ == Address("jane@example.com", "Jane Doe")
+
+
+def test_null_return_path_is_recognised_with_any_whitespace() -> None:
+    for value in ("<>", " < > ", "\n <\n >", ""):
+        raw = message("Return-Path:" + value, "From: MAILER-DAEMON@mx.example.net", "Message-ID: <b@mx>", body="x\n")
+        assert parse_email(raw).is_bounce, repr(value)
+    raw = message("Return-Path: <ops@example.net>", "From: MAILER-DAEMON@mx.example.net", body="x\n")
+    assert not parse_email(raw).is_bounce

@@ -23,6 +23,7 @@ from ticketing.models import (
     Ticket,
 )
 from ticketing.services import mail_inbound, routing, tickets
+from ticketing.services.mail_policy import MailPolicy
 
 
 @pytest.fixture
@@ -280,7 +281,11 @@ def test_broken_mime_is_handled_without_losing_the_message(db, ingest, acme, raw
 @pytest.mark.timeout(60)  # the reply parser took 148 s on a 100,000-character line starting "On ", more here
 def test_a_body_that_makes_the_reply_parser_backtrack_does_not_stall_processing(db, ingest, acme) -> None:
     first = ingest(email(sender="jane@acme.example"))
-    hostile = "See the log below.\n\nOn " + "x" * 200_000 + "\n" + "\n".join("On " + "y" * 990 for _ in range(200))
+    hostile = (
+        "See the log below.\n\nOn " + "x" * 200_000 + "\n" + "\n".join("On " + "y" * 990 for _ in range(200))
+        + "\n" * 20_000 + "x\n"  # a run of empty lines (39 s)
+        + ("Am " + "schrieb " * 124 + "\n") * 20  # a German quote header pattern on long lines (8 s)
+    )  # fmt: skip
     reply = ingest(email(sender="jane@acme.example", subject=f"Re: [#{first.ticket_id}] Export", body=hostile))
     assert reply.status == InboundStatus.PROCESSED and reply.ticket_id == first.ticket_id
     entry = entries(db, first.ticket_id, InteractionType.EMAIL_INBOUND)[-1]
@@ -301,13 +306,19 @@ def test_quoted_history_is_stripped_from_a_long_thread_and_kept_past_the_scanned
     assert bodies[long.id].startswith("00000 ERROR") and bodies[long.id].endswith("> ok")
 
 
-def test_the_reply_parser_reads_whole_short_lines_only() -> None:
-    text = "\n".join(["a" * 80] * 200) + "\n" + "b" * (mail_inbound.REPLY_SCAN_LINE + 1) + "\nOn Mon, X wrote:\n> q"
-    head = mail_inbound.reply_scan_head(text)
-    assert len(head) <= mail_inbound.REPLY_SCAN_CHARS and head.endswith("\n") and text.startswith(head)
-    assert max(len(line) for line in head.split("\n")) <= mail_inbound.REPLY_SCAN_LINE
-    assert head == "\n".join(["a" * 80] * 200) + "\n"  # cut before the long line, not inside it
-    assert mail_inbound.reply_scan_head("short text") == "short text"
+def test_the_reply_parser_reads_a_bounded_probe_and_the_reply_keeps_its_whole_lines() -> None:
+    long_line = "  " + "word " * 300  # a long paragraph on one line, indented
+    text = f"{long_line}\n\n\n\n\n\nSecond paragraph.\n\nOn Mon, Priya wrote:\n> quoted"
+    probe, whole, complete = mail_inbound.reply_probe(text)
+    assert complete and max(len(line) for line in probe) <= mail_inbound.REPLY_PROBE_LINE
+    assert probe.count("") == mail_inbound.REPLY_BLANK_RUN + 1  # six empty lines kept to two (and one more later)
+    assert len(probe) == len(whole) and whole[0] == long_line.strip()
+    policy = MailPolicy(support_address="support@bluehill.test", token_secret="test")
+    assert mail_inbound.visible_reply(text, policy) == f"{long_line.strip()}\n\n\nSecond paragraph."
+    big = "\n".join(["a" * 80] * 1000)
+    probe, _, complete = mail_inbound.reply_probe(big)
+    assert not complete and sum(len(line) + 1 for line in probe) <= mail_inbound.REPLY_SCAN_CHARS
+    assert mail_inbound.visible_reply(big, policy) == big
 
 
 def test_attachments_are_limited_and_refusals_noted(db, ingest, acme, app, monkeypatch) -> None:
