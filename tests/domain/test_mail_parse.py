@@ -1436,3 +1436,15 @@ def test_null_return_path_is_recognised_with_any_whitespace() -> None:
         assert parse_email(raw).is_bounce, repr(value)
     raw = message("Return-Path: <ops@example.net>", "From: MAILER-DAEMON@mx.example.net", body="x\n")
     assert not parse_email(raw).is_bounce
+
+
+def test_headers_and_html_the_stdlib_chokes_on_do_not_lose_the_sender() -> None:
+    # getaddresses recursed once per "(" (RecursionError); html.unescape raised on a 4,300-digit reference: either
+    # sent the message to the fallback parse, which keeps no sender, and it was ignored
+    deep_cc = parse_email(simple("Cc: " + "(" * 5_000 + ", bob@example.com"))
+    assert deep_cc.from_ == Address("jane@example.com", "Jane Doe")
+    assert any("Cc" in d for d in deep_cc.defects)
+    html = "<p>Total: &#" + "1" * 5_000 + "; &#233;t&eacute;</p>"
+    huge_ref = parse_email(message(*BASE, entity=part("Content-Type: text/html", body=html)))
+    assert huge_ref.from_ == Address("jane@example.com", "Jane Doe")
+    assert huge_ref.text == "Total: \ufffd été"

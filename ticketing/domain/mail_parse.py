@@ -415,6 +415,15 @@ def _split_address_list(value: str) -> list[str]:
     return [item.strip() for item in items if item.strip()]
 
 
+def _getaddresses(value: str) -> list[tuple[str, str]] | None:
+    """email.utils.getaddresses, or None where it fails: it recursed once per "(" (a thousand raised RecursionError,
+    and the whole message was lost to the fallback parse, sender included)."""
+    try:
+        return getaddresses([value])
+    except (RecursionError, ValueError):
+        return None
+
+
 def _addresses(values: list[str], header: str, defects: list[str]) -> tuple[list[Address], list[str]]:
     """Parse address headers. Returns (addresses, addr-specs as written); unparseable entries get email=""."""
     out: list[Address] = []
@@ -425,9 +434,13 @@ def _addresses(values: list[str], header: str, defects: list[str]) -> tuple[list
         raw_addrs.append(addr)
 
     for value in values:
-        pairs = getaddresses([value])
-        if all(_valid_addr(addr) or not (name or addr) for name, addr in pairs) and (
-            any(addr for _, addr in pairs) or not _split_address_list(value)  # nothing but an empty group
+        pairs = _getaddresses(value)
+        if (
+            pairs is not None
+            and all(_valid_addr(addr) or not (name or addr) for name, addr in pairs)
+            and (
+                any(addr for _, addr in pairs) or not _split_address_list(value)  # nothing but an empty group
+            )
         ):
             for name, addr in pairs:
                 if addr:
@@ -435,7 +448,7 @@ def _addresses(values: list[str], header: str, defects: list[str]) -> tuple[list
             continue
         # Slow path, only when something is wrong: one element at a time so garbage keeps its full text.
         for item in _split_address_list(value):
-            found = [(name, addr) for name, addr in getaddresses([item]) if name or addr]
+            found = [(name, addr) for name, addr in _getaddresses(item) or [] if name or addr]
             if found and all(_valid_addr(addr) for _, addr in found):
                 for name, addr in found:
                     add(name, addr)
@@ -512,6 +525,15 @@ def _drop_elements(src: str) -> str:
     return "".join(out)
 
 
+_LONG_CHAR_REF_RE = re.compile(r"&#(?:[xX][0-9a-fA-F]{8,}|[0-9]{8,});?")
+
+
+def _unescape(text: str) -> str:
+    """html.unescape, except that a numeric reference too long to be a character becomes U+FFFD: one of 4,300
+    digits made html.unescape raise, and the whole message was lost to the fallback parse (sender included)."""
+    return html_lib.unescape(_LONG_CHAR_REF_RE.sub("\ufffd", text) if "&#" in text else text)
+
+
 def _html_to_text(src: str) -> str:
     """A readable plain-text rendering: tags stripped, entities unescaped, line breaks kept for block elements."""
     src = _HTML_COMMENT_RE.sub("", _drop_elements(src))
@@ -533,7 +555,7 @@ def _html_to_text(src: str) -> str:
             if at_line_start:
                 text = text.lstrip(" ")
             if text:
-                out.append(html_lib.unescape(text))
+                out.append(_unescape(text))
                 at_line_start = False
         name = (m.group(2) or "").lower()
         if not name:
@@ -551,7 +573,7 @@ def _html_to_text(src: str) -> str:
             out.append(" ")
     tail = src[pos:]
     if tail and not tail.isspace():
-        out.append(html_lib.unescape(_WS_RE.sub(" ", tail)))
+        out.append(_unescape(_WS_RE.sub(" ", tail)))
     lines: list[str] = []
     for line in "".join(out).replace("\xa0", " ").split("\n"):
         line = " ".join(line.split())
