@@ -170,6 +170,26 @@ def test_known_cc_contacts_join_the_ticket(db, ingest, acme, make) -> None:
     assert boss in db.get(Ticket, first.ticket_id).contacts
 
 
+def test_a_huge_cc_and_in_reply_to_cost_one_lookup_each(db, ingest, acme, make) -> None:
+    from tests.conftest import sql_statements
+
+    boss = make.contact(acme, email="boss@acme.example")
+    db.commit()
+    first = ingest(email(sender="jane@acme.example"))
+    ack = ack_of(db, first.ticket_id)
+    strangers = [f"u{n}@elsewhere.example" for n in range(5_000)]
+    reply = email(
+        sender="jane@acme.example", subject="Re: Export", cc=", ".join(["Boss@Acme.example", *strangers]),
+        in_reply_to=" ".join([f"<{ack.message_id}>", *(f"<x{n}@spam.example>" for n in range(5_000))]),
+    )  # fmt: skip
+    with sql_statements(only="SELECT") as seen:
+        row = ingest(reply)
+    assert row.status == InboundStatus.PROCESSED and row.ticket_id == first.ticket_id
+    assert boss in db.get(Ticket, first.ticket_id).contacts
+    assert sum("contact.email IN" in s for s in seen) == 1  # one look-up for the Cc, capped at MAX_CC_LOOKUPS
+    assert sum("mail_thread_ref" in s for s in seen) == 1
+
+
 def test_same_message_twice_is_one_entry(db, ingest, acme) -> None:
     raw = email(sender="jane@acme.example", message_id="<same-1@client.example>")
     a = ingest(raw)

@@ -1033,7 +1033,8 @@ def _build(msg: _Msg, defects: list[str]) -> ParsedEmail:
         if message_id is None:
             defects.append(f"invalid Message-ID {raw_id[:100]!r}")
     raw_irt = first("in-reply-to", "In-Reply-To")
-    in_reply_to = tuple(dict.fromkeys(message_ids(raw_irt))) if raw_irt else ()
+    # Normally one id; capped like References, since every id becomes a look-up parameter when threading.
+    in_reply_to = tuple(dict.fromkeys(message_ids(raw_irt)))[:MAX_REFERENCES] if raw_irt else ()
     references: tuple[str, ...] = ()
     if "references" in hdrs:
         refs = tuple(dict.fromkeys(i for v in hdrs["references"] for i in message_ids(_prep(v, "References", defects))))

@@ -37,7 +37,7 @@ from ticketing.models import (
 from ticketing.models.base import insert_for
 from ticketing.services import mail_outbound, routing, tickets
 from ticketing.services.attachments import IncomingFile, store_attachments
-from ticketing.services.enrichment import find_contact, resolve_contact
+from ticketing.services.enrichment import normalise_email, resolve_contact
 from ticketing.services.html import text_to_html
 from ticketing.services.interactions import add_interaction
 from ticketing.services.mail_policy import MailPolicy
@@ -246,11 +246,23 @@ def _add_email(
             body_text="Attachments not stored: " + "; ".join(refused),
         )  # fmt: skip
     _remember_ids(session, ticket, parsed.message_id)
-    for address in parsed.cc:
-        known = find_contact(session, address.email) if address.email else None
-        if known is not None and belongs_to(known, ticket) and known not in ticket.contacts:
+    for known in _known_contacts(session, [a.email for a in parsed.cc if a.email]):
+        if belongs_to(known, ticket) and known not in ticket.contacts:
             tickets.add_contact(session, ticket, known, actor=None, now=now)
     return entry
+
+
+MAX_CC_LOOKUPS = 100
+
+
+def _known_contacts(session: Session, emails: list[str]) -> list[Contact]:
+    """The known contacts among the first MAX_CC_LOOKUPS addresses, in one look-up (one per address was a query
+    per Cc, uncapped)."""
+    wanted = list(dict.fromkeys(normalise_email(e) for e in emails))[:MAX_CC_LOOKUPS]
+    if not wanted:
+        return []
+    found = {c.email: c for c in session.scalars(sa.select(Contact).where(Contact.email.in_(wanted)))}
+    return [found[e] for e in wanted if e in found]
 
 
 def _open_ticket(
