@@ -767,8 +767,8 @@ class _Walk:
     html_branch: tuple[int, int] | None = None
     attachments: list[ParsedAttachment] = field(default_factory=list)
     returned_message_id: str | None = None
-    dsn_recipients: list[str] = field(default_factory=list)
-    dsn_seen: set[str] = field(default_factory=set)  # the same, for lookups (a list's was quadratic)
+    # In order, without repeats (a list's membership tests were quadratic).
+    dsn_recipients: dict[str, None] = field(default_factory=dict)
 
 
 def _part_headers(part: _Msg) -> _Headers:
@@ -913,9 +913,8 @@ def _delivery_status(part: _Msg, acc: _Walk) -> None:
         found.extend(_DSN_RECIPIENT_RE.findall(blocks))
     for addr in found:
         addr = addr.strip().strip("<>").lower()
-        if "@" in addr and addr not in acc.dsn_seen:
-            acc.dsn_seen.add(addr)
-            acc.dsn_recipients.append(addr)
+        if "@" in addr:
+            acc.dsn_recipients.setdefault(addr)
 
 
 def _message_id_from_header_block(data: bytes) -> str | None:

@@ -69,6 +69,15 @@ def find_contact(session: Session, email: str) -> Contact | None:
     return session.scalar(sa.select(Contact).where(Contact.email == normalise_email(email)))
 
 
+def find_contacts(session: Session, emails: list[str]) -> list[Contact]:
+    """The known contacts among these addresses, in their order, in one look-up."""
+    wanted = list(dict.fromkeys(normalise_email(e) for e in emails))
+    if not wanted:
+        return []
+    found = {c.email: c for c in session.scalars(sa.select(Contact).where(Contact.email.in_(wanted)))}
+    return [found[e] for e in wanted if e in found]
+
+
 def resolve_contact(session: Session, email: str, name: str = "") -> Contact:
     """The contact for this address, created (and linked to its customer by domain) when new."""
     email = normalise_email(email)

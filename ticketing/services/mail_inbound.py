@@ -37,7 +37,7 @@ from ticketing.models import (
 from ticketing.models.base import insert_for
 from ticketing.services import mail_outbound, routing, tickets
 from ticketing.services.attachments import IncomingFile, store_attachments
-from ticketing.services.enrichment import normalise_email, resolve_contact
+from ticketing.services.enrichment import find_contacts, resolve_contact
 from ticketing.services.html import text_to_html
 from ticketing.services.interactions import add_interaction
 from ticketing.services.mail_policy import MailPolicy
@@ -46,6 +46,7 @@ from ticketing.storage import AttachmentStore
 log = logging.getLogger(__name__)
 _HEADERS = BytesHeaderParser(policy=compat32)
 MAX_MERGE_HOPS = 20
+MAX_CC_LOOKUPS = 100
 
 
 # --- step 1: store -------------------------------------------------------------------------------------------
@@ -246,23 +247,11 @@ def _add_email(
             body_text="Attachments not stored: " + "; ".join(refused),
         )  # fmt: skip
     _remember_ids(session, ticket, parsed.message_id)
-    for known in _known_contacts(session, [a.email for a in parsed.cc if a.email]):
+    # One look-up for the first MAX_CC_LOOKUPS addresses (it was a query per Cc address, uncapped).
+    for known in find_contacts(session, [a.email for a in parsed.cc if a.email][:MAX_CC_LOOKUPS]):
         if belongs_to(known, ticket) and known not in ticket.contacts:
             tickets.add_contact(session, ticket, known, actor=None, now=now)
     return entry
-
-
-MAX_CC_LOOKUPS = 100
-
-
-def _known_contacts(session: Session, emails: list[str]) -> list[Contact]:
-    """The known contacts among the first MAX_CC_LOOKUPS addresses, in one look-up (one per address was a query
-    per Cc, uncapped)."""
-    wanted = list(dict.fromkeys(normalise_email(e) for e in emails))[:MAX_CC_LOOKUPS]
-    if not wanted:
-        return []
-    found = {c.email: c for c in session.scalars(sa.select(Contact).where(Contact.email.in_(wanted)))}
-    return [found[e] for e in wanted if e in found]
 
 
 def _open_ticket(

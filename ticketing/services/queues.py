@@ -266,7 +266,7 @@ def page(
     if text:
         values["q_limit"], values["q_many"] = SEARCH_MANY_MATCHES + 1, SEARCH_MANY_MATCHES
         rows = _read_page(session, dialect, user, key, filters, after, limit, scope, "ids", number, indexed, values)
-        if (rows[0][-1] if rows else 0) <= SEARCH_MANY_MATCHES:
+        if rows[0][-1] <= SEARCH_MANY_MATCHES:  # the count's row is there even with no page
             return [_queue_row(row[:-1], dialect) for row in rows if row[0] is not None]
         search = "walk"  # too many matches (a common word): check the queue's tickets in order instead
     rows = _read_page(session, dialect, user, key, filters, after, limit, scope, search, number, indexed, values)
