@@ -62,10 +62,7 @@ def process_inbound_batch(inbound_ids: list[int]) -> list[str | None]:
         return [process_inbound(inbound_ids[0])]
     policy, store = mail_policy(), attachment_store()
     try:
-        outcomes = [
-            mail_inbound.process_inbound(db.session, inbound_id, policy=policy, store=store, now=utcnow())
-            for inbound_id in inbound_ids
-        ]
+        outcomes = mail_inbound.process_batch(db.session, inbound_ids, policy=policy, store=store, now=utcnow())
         db.session.commit()
     except Exception:
         db.session.rollback()

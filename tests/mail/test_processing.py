@@ -14,6 +14,7 @@ from ticketing.domain.vocab import Source, Tier
 from ticketing.extensions import mail_policy
 from ticketing.models import (
     Attachment,
+    Contact,
     InboundMessage,
     InboundStatus,
     Interaction,
@@ -186,7 +187,8 @@ def test_a_huge_cc_and_in_reply_to_cost_one_lookup_each(db, ingest, acme, make) 
         row = ingest(reply)
     assert row.status == InboundStatus.PROCESSED and row.ticket_id == first.ticket_id
     assert boss in db.get(Ticket, first.ticket_id).contacts
-    assert sum("contact.email IN" in s for s in seen) == 1  # one look-up for the Cc, capped at MAX_CC_LOOKUPS
+    # One look-up for the sender (read ahead for the batch) and one for the Cc, capped at MAX_CC_LOOKUPS.
+    assert sum("contact.email IN" in s for s in seen) == 2
     assert sum("mail_thread_ref" in s for s in seen) == 1
 
 
@@ -401,6 +403,42 @@ def test_a_batch_threads_every_message_in_one_go(db, acme, now) -> None:
     tickets_made = db.scalars(sa.select(Ticket)).all()
     assert len(tickets_made) == 1 and len(entries(db, tickets_made[0].id, InteractionType.EMAIL_INBOUND)) == 2
     assert jobs.process_inbound_batch([r.id for r in rows]) == [None, None]  # a re-run changes nothing
+
+
+def test_a_batch_reads_its_lookups_ahead_and_still_threads_within_itself(db, acme, now) -> None:
+    from tests.conftest import sql_statements
+
+    def process(*raws: bytes) -> list[str | None]:
+        rows = [mail_inbound.store_raw(db, raw, source="import", now=now, enqueue=False)[0] for raw in raws]
+        db.commit()
+        result = jobs.process_inbound_batch([r.id for r in rows])
+        db.expire_all()
+        return result
+
+    opened = [email(subject=f"Issue {n}", message_id=f"<open-{n}@acme.example>") for n in range(5)]
+    assert process(*opened) == ["new ticket"] * 5
+    replies = [email(subject=f"Re: Issue {n}", in_reply_to=f"<open-{n}@acme.example>") for n in range(5)]
+    # Within the batch: a new sender twice (one contact), and a chain whose links arrive in the same batch.
+    newcomer = [email(sender="Max <max@acme.example>", subject="Hello", message_id=f"<max-{n}@acme.example>",
+                      in_reply_to="<max-0@acme.example>" if n else None) for n in range(2)]  # fmt: skip
+    chain = email(subject="Re: Re: Issue 0", in_reply_to="<reply-0@acme.example>",
+                  references="<open-0@acme.example> <reply-0@acme.example>")  # fmt: skip
+    first_reply = email(subject="Re: Issue 0", message_id="<reply-0@acme.example>", in_reply_to="<open-0@acme.example>")
+    with sql_statements(only="SELECT") as seen:
+        outcomes = process(*replies, *newcomer, first_reply, chain)
+    assert outcomes == [*["appended (thread headers)"] * 5, "new ticket", "appended (thread headers)",
+                        *["appended (thread headers)"] * 2]  # fmt: skip
+    by_key = {
+        key: ticket for key, ticket in db.execute(sa.select(InboundMessage.message_key, InboundMessage.ticket_id))
+    }
+    assert by_key["max-1@acme.example"] == by_key["max-0@acme.example"]
+    assert by_key[mail_inbound.message_key(chain)[0]] == by_key["open-0@acme.example"]
+    assert db.scalar(sa.select(sa.func.count()).select_from(Contact).where(Contact.email == "max@acme.example")) == 1
+    # Read ahead: one look-up of the senders and one of the thread ids for the nine messages, and one of their
+    # tickets; then only the ids stored within the batch are asked again (max-0 and reply-0).
+    assert sum(s.lstrip().startswith("SELECT contact.") and "contact.email IN" in s for s in seen) == 1
+    assert sum("FROM mail_thread_ref" in s for s in seen) == 3
+    assert sum(s.lstrip().startswith("SELECT ticket.") and "ticket.id IN" in s for s in seen) == 1
 
 
 def test_one_broken_message_does_not_hold_up_its_batch(db, acme, app, monkeypatch, tmp_path, now) -> None:

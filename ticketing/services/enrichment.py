@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -78,12 +80,16 @@ def find_contacts(session: Session, emails: list[str]) -> list[Contact]:
     return [found[e] for e in wanted if e in found]
 
 
-def resolve_contact(session: Session, email: str, name: str = "") -> Contact:
-    """The contact for this address, created (and linked to its customer by domain) when new."""
+def resolve_contact(
+    session: Session, email: str, name: str = "", *, known: Mapping[str, Contact] | None = None
+) -> Contact:
+    """The contact for this address, created (and linked to its customer by domain) when new. `known`: contacts
+    already read, by normalised address (`find_contacts`); an address not among them is looked up."""
     email = normalise_email(email)
     if "@" not in email:
         raise ValueError(f"not an email address: {email!r}")
-    contact = find_contact(session, email)
+    contact = known.get(email) if known else None
+    contact = contact if contact is not None else find_contact(session, email)
     if contact is None:
         contact = Contact(email=email, name=name.strip()[:200])
         contact.customer = customer_for_domain(session, email_domain(email))

@@ -7,11 +7,13 @@ and recognises auto-replies, bounces and our own mail so none of them reopens, a
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 from mailparser_reply import EmailReplyParser
@@ -173,34 +175,89 @@ def _ticket(session: Session, ticket_id: int) -> Ticket | None:
     return session.get(Ticket, ticket_id, options=[lazyload(Ticket.tag_rows)])
 
 
-def _by_headers(session: Session, parsed: ParsedEmail) -> Ticket | None:
-    # In-Reply-To is the most precise; then References, newest first.
-    ids = list(dict.fromkeys([*parsed.in_reply_to, *reversed(parsed.references)]))
-    if not ids:
-        return None
-    rows = session.execute(
-        sa.select(MailThreadRef.message_id, MailThreadRef.ticket_id).where(MailThreadRef.message_id.in_(ids))
-    )
-    refs = {message_id: ticket_id for message_id, ticket_id in rows}
+def thread_ids(parsed: ParsedEmail) -> list[str]:
+    """The Message-IDs a message answers, most precise first: In-Reply-To, then References, newest first."""
+    return list(dict.fromkeys([*parsed.in_reply_to, *reversed(parsed.references)]))
+
+
+@dataclass
+class Known:
+    """What a batch's messages will look up, read ahead in a few statements for the whole batch (a statement per
+    message for each was most of the cost of a message): the senders' contacts by address, the tickets of the
+    thread Message-IDs they name and of their tokens. An address not among the contacts is looked up (an earlier
+    message of the batch may have added it); a thread id is asked of the database only when it was never asked or
+    a message of the batch has been processed since (`absent` forgets its id)."""
+
+    contacts: dict[str, Contact] = field(default_factory=dict)
+    refs: dict[str, int] = field(default_factory=dict)
+    absent: set[str] = field(default_factory=set)
+    tickets: list[Ticket] = field(default_factory=list)  # held: the session keeps only objects referenced elsewhere
+
+    def ask(self, session: Session, ids: Sequence[str]) -> None:
+        unasked = [i for i in ids if i not in self.refs and i not in self.absent]
+        found = _thread_refs(session, unasked)
+        self.refs.update(found)
+        self.absent.update(i for i in unasked if i not in found)
+
+
+LOOKUP_CHUNK = 1000  # ids per IN list: a batch of 50 messages may name 50 x 200 thread ids
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(items), LOOKUP_CHUNK):
+        yield list(items[start : start + LOOKUP_CHUNK])
+
+
+def _thread_refs(session: Session, ids: Sequence[str]) -> dict[str, int]:
+    refs: dict[str, int] = {}
+    for chunk in _chunks(ids):
+        rows = session.execute(
+            sa.select(MailThreadRef.message_id, MailThreadRef.ticket_id).where(MailThreadRef.message_id.in_(chunk))
+        )
+        refs.update((message_id, ticket_id) for message_id, ticket_id in rows)
+    return refs
+
+
+def _token_tickets(parsed: ParsedEmail, policy: MailPolicy) -> Iterator[tuple[int, str]]:
+    for address in [*(a.email for a in parsed.to), *(a.email for a in parsed.cc), *parsed.delivered_to]:
+        ticket_id = mail_tokens.ticket_from_address(address, policy.token_secret)
+        if ticket_id is not None:
+            yield ticket_id, "reply address token"
+    ticket_id = mail_tokens.ticket_from_subject(parsed.subject)
+    if ticket_id is not None:
+        yield ticket_id, "subject token"
+
+
+def read_ahead(session: Session, batch: Sequence[ParsedEmail], policy: MailPolicy) -> Known:
+    senders = [p.from_.email for p in batch if p.from_ is not None and p.from_.email]
+    known = Known(contacts={c.email: c for c in find_contacts(session, senders)})
+    known.ask(session, list(dict.fromkeys(i for p in batch for i in thread_ids(p))))
+    ticket_ids = {*known.refs.values(), *(i for p in batch for i, _ in _token_tickets(p, policy))}
+    for chunk in _chunks(sorted(ticket_ids)):
+        query = sa.select(Ticket).where(Ticket.id.in_(chunk)).options(lazyload(Ticket.tag_rows))
+        known.tickets.extend(session.scalars(query))
+    return known
+
+
+def _by_headers(session: Session, parsed: ParsedEmail, known: Known) -> Ticket | None:
+    ids = thread_ids(parsed)
+    known.ask(session, ids)
     for message_id in ids:
-        if message_id in refs:
-            return _ticket(session, refs[message_id])
+        if message_id in known.refs:
+            return _ticket(session, known.refs[message_id])
     return None
 
 
 def _by_tokens(session: Session, parsed: ParsedEmail, policy: MailPolicy) -> tuple[Ticket | None, str]:
-    for address in [*(a.email for a in parsed.to), *(a.email for a in parsed.cc), *parsed.delivered_to]:
-        ticket_id = mail_tokens.ticket_from_address(address, policy.token_secret)
-        if ticket_id is not None:
-            return _ticket(session, ticket_id), "reply address token"
-    ticket_id = mail_tokens.ticket_from_subject(parsed.subject)
-    if ticket_id is not None:
-        return _ticket(session, ticket_id), "subject token"
+    for ticket_id, how in _token_tickets(parsed, policy):
+        return _ticket(session, ticket_id), how
     return None, ""
 
 
-def find_thread(session: Session, parsed: ParsedEmail, policy: MailPolicy) -> tuple[Ticket | None, str]:
-    ticket = _by_headers(session, parsed)
+def find_thread(
+    session: Session, parsed: ParsedEmail, policy: MailPolicy, known: Known | None = None
+) -> tuple[Ticket | None, str]:
+    ticket = _by_headers(session, parsed, known if known is not None else Known())
     if ticket is not None:
         return _follow_merges(session, ticket), "thread headers"
     ticket, how = _by_tokens(session, parsed, policy)
@@ -213,7 +270,7 @@ def belongs_to(contact: Contact, ticket: Ticket) -> bool:
 
 
 def _remember_ids(session: Session, ticket: Ticket, message_id: str | None) -> None:
-    if message_id:  # one statement: a Message-ID already known keeps its ticket
+    if message_id:  # one statement: a Message-ID already known keeps its ticket (so it is not added to Known)
         session.execute(
             insert_for(session)(MailThreadRef)
             .values(message_id=message_id, ticket_id=ticket.id, outbound=False)
@@ -297,16 +354,17 @@ def _handle_bounce(session: Session, parsed: ParsedEmail, now: datetime) -> Outc
 
 def decide(
     session: Session, inbound: InboundMessage, parsed: ParsedEmail, *, policy: MailPolicy, store: AttachmentStore,
-    now: datetime,
+    now: datetime, known: Known | None = None,
 ) -> Outcome:  # fmt: skip
+    known = known if known is not None else Known()
     if parsed.is_bounce:
         return _handle_bounce(session, parsed, now)
     if parsed.from_ is None or not parsed.from_.email or "@" not in parsed.from_.email:
         return Outcome(InboundStatus.IGNORED, "no usable sender address")
     if policy.is_own(parsed.from_.email):
         return Outcome(InboundStatus.IGNORED, "our own mail came back")
-    sender = resolve_contact(session, parsed.from_.email, parsed.from_.name)
-    ticket, how = find_thread(session, parsed, policy)
+    sender = resolve_contact(session, parsed.from_.email, parsed.from_.name, known=known.contacts)
+    ticket, how = find_thread(session, parsed, policy, known)
     matched = ticket is not None and belongs_to(sender, ticket)
     if parsed.auto_submitted:
         if ticket is None or not matched:
@@ -336,20 +394,57 @@ def process_inbound(
     session: Session, inbound_id: int, *, policy: MailPolicy, store: AttachmentStore, now: datetime
 ) -> Outcome | None:
     """Process one stored message. Returns None when it was already processed (idempotent)."""
-    inbound = session.scalar(
-        sa.select(InboundMessage).where(InboundMessage.id == inbound_id).with_for_update()
-    )  # a second worker on the same message waits here, then sees it done
-    if inbound is None or inbound.status != InboundStatus.RECEIVED:
-        return None
-    parsed = parse_email(inbound.raw)
-    outcome = decide(session, inbound, parsed, policy=policy, store=store, now=now)
-    inbound.status = outcome.status
-    inbound.outcome = outcome.text[:200]
-    inbound.ticket_id = outcome.ticket_id
-    inbound.processed_at = now
-    inbound.error = None
-    inbound.attempts += 1
-    return outcome
+    return process_batch(session, [inbound_id], policy=policy, store=store, now=now)[0]
+
+
+# Messages parsed at once, by raw size: their parsed parts (attachments) are held until the group is processed.
+READ_AHEAD_BYTES = 64 * 1024 * 1024
+
+
+def process_batch(
+    session: Session, inbound_ids: Sequence[int], *, policy: MailPolicy, store: AttachmentStore, now: datetime
+) -> list[Outcome | None]:
+    """Process stored messages in one transaction, in the order they were stored; an outcome per id (None when
+    it was already processed: idempotent). The rows are locked in one statement (a second worker on the same
+    messages waits there, then sees them done) and what their processing looks up is read ahead (`Known`)."""
+    rows = session.scalars(
+        sa.select(InboundMessage).where(InboundMessage.id.in_(inbound_ids)).order_by(InboundMessage.id)
+        .with_for_update()
+    ).all()  # fmt: skip
+    outcomes: dict[int, Outcome] = {}
+    group: list[InboundMessage] = []
+    size = 0
+    for row in [r for r in rows if r.status == InboundStatus.RECEIVED]:
+        if group and size + row.size > READ_AHEAD_BYTES:
+            outcomes.update(_process_group(session, group, policy=policy, store=store, now=now))
+            group, size = [], 0
+        group.append(row)
+        size += row.size
+    outcomes.update(_process_group(session, group, policy=policy, store=store, now=now))
+    return [outcomes.get(inbound_id) for inbound_id in inbound_ids]
+
+
+def _process_group(
+    session: Session, rows: Sequence[InboundMessage], *, policy: MailPolicy, store: AttachmentStore, now: datetime
+) -> dict[int, Outcome]:
+    if not rows:
+        return {}
+    batch = [parse_email(row.raw) for row in rows]
+    known = read_ahead(session, batch, policy)
+    outcomes = {}
+    for inbound, parsed in zip(rows, batch, strict=True):
+        outcome = outcomes[inbound.id] = decide(
+            session, inbound, parsed, policy=policy, store=store, now=now, known=known
+        )
+        if parsed.message_id:  # it may now be stored: a later message answering it asks the database
+            known.absent.discard(parsed.message_id)
+        inbound.status = outcome.status
+        inbound.outcome = outcome.text[:200]
+        inbound.ticket_id = outcome.ticket_id
+        inbound.processed_at = now
+        inbound.error = None
+        inbound.attempts += 1
+    return outcomes
 
 
 def record_failure(session: Session, inbound_id: int, error: str, *, final: bool) -> None:
