@@ -18,6 +18,7 @@ from ticketing.models import (
     InboundMessage,
     InboundStatus,
     Interaction,
+    MailThreadRef,
     OutboundKind,
     OutboundMessage,
     OutboundStatus,
@@ -434,11 +435,14 @@ def test_a_batch_reads_its_lookups_ahead_and_still_threads_within_itself(db, acm
     assert by_key["max-1@acme.example"] == by_key["max-0@acme.example"]
     assert by_key[mail_inbound.message_key(chain)[0]] == by_key["open-0@acme.example"]
     assert db.scalar(sa.select(sa.func.count()).select_from(Contact).where(Contact.email == "max@acme.example")) == 1
-    # Read ahead: one look-up of the senders and one of the thread ids for the nine messages, and one of their
-    # tickets; then only the ids stored within the batch are asked again (max-0 and reply-0).
+    # Read ahead: one look-up of the senders, one of the thread ids for the nine messages and one of their
+    # tickets; the ids the batch adds (max-0, reply-0) are found among its own, written in one statement at the end.
     assert sum(s.lstrip().startswith("SELECT contact.") and "contact.email IN" in s for s in seen) == 1
-    assert sum("FROM mail_thread_ref" in s for s in seen) == 3
+    assert sum("FROM mail_thread_ref" in s for s in seen) == 1
     assert sum(s.lstrip().startswith("SELECT ticket.") and "ticket.id IN" in s for s in seen) == 1
+    refs = {m: t for m, t in db.execute(sa.select(MailThreadRef.message_id, MailThreadRef.ticket_id))}
+    assert refs["reply-0@acme.example"] == refs["open-0@acme.example"] == by_key["open-0@acme.example"]
+    assert refs["max-1@acme.example"] == by_key["max-0@acme.example"]
 
 
 def test_one_broken_message_does_not_hold_up_its_batch(db, acme, app, monkeypatch, tmp_path, now) -> None:

@@ -192,12 +192,27 @@ class Known:
     refs: dict[str, int] = field(default_factory=dict)
     absent: set[str] = field(default_factory=set)
     tickets: list[Ticket] = field(default_factory=list)  # held: the session keeps only objects referenced elsewhere
+    # The batch's own Message-IDs, by ticket, written together by `store_refs` (an id already stored keeps its
+    # ticket); a later message of the batch answering one finds it here.
+    new_refs: dict[str, int] = field(default_factory=dict)
 
     def ask(self, session: Session, ids: Sequence[str]) -> None:
         unasked = [i for i in ids if i not in self.refs and i not in self.absent]
         found = _thread_refs(session, unasked)
         self.refs.update(found)
         self.absent.update(i for i in unasked if i not in found)
+
+    def ticket_of(self, message_id: str) -> int | None:
+        found = self.refs.get(message_id)
+        return found if found is not None else self.new_refs.get(message_id)
+
+    def store_refs(self, session: Session) -> None:
+        if self.new_refs:  # one statement for the batch
+            rows = [{"message_id": m, "ticket_id": t, "outbound": False} for m, t in self.new_refs.items()]
+            session.execute(
+                insert_for(session)(MailThreadRef).on_conflict_do_nothing(index_elements=["message_id"]), rows
+            )
+            self.new_refs.clear()
 
 
 LOOKUP_CHUNK = 1000  # ids per IN list: a batch of 50 messages may name 50 x 200 thread ids
@@ -243,8 +258,9 @@ def _by_headers(session: Session, parsed: ParsedEmail, known: Known) -> Ticket |
     ids = thread_ids(parsed)
     known.ask(session, ids)
     for message_id in ids:
-        if message_id in known.refs:
-            return _ticket(session, known.refs[message_id])
+        ticket_id = known.ticket_of(message_id)
+        if ticket_id is not None:
+            return _ticket(session, ticket_id)
     return None
 
 
@@ -254,10 +270,8 @@ def _by_tokens(session: Session, parsed: ParsedEmail, policy: MailPolicy) -> tup
     return None, ""
 
 
-def find_thread(
-    session: Session, parsed: ParsedEmail, policy: MailPolicy, known: Known | None = None
-) -> tuple[Ticket | None, str]:
-    ticket = _by_headers(session, parsed, known if known is not None else Known())
+def find_thread(session: Session, parsed: ParsedEmail, policy: MailPolicy, known: Known) -> tuple[Ticket | None, str]:
+    ticket = _by_headers(session, parsed, known)
     if ticket is not None:
         return _follow_merges(session, ticket), "thread headers"
     ticket, how = _by_tokens(session, parsed, policy)
@@ -269,22 +283,13 @@ def belongs_to(contact: Contact, ticket: Ticket) -> bool:
     return (ticket.customer_id is not None and contact.customer_id == ticket.customer_id) or contact in ticket.contacts
 
 
-def _remember_ids(session: Session, ticket: Ticket, message_id: str | None) -> None:
-    if message_id:  # one statement: a Message-ID already known keeps its ticket (so it is not added to Known)
-        session.execute(
-            insert_for(session)(MailThreadRef)
-            .values(message_id=message_id, ticket_id=ticket.id, outbound=False)
-            .on_conflict_do_nothing(index_elements=["message_id"])
-        )
-
-
 def _files(parsed: ParsedEmail) -> list[IncomingFile]:
     return [IncomingFile(a.filename, a.content_type, a.data, a.content_id, a.inline) for a in parsed.attachments]
 
 
 def _add_email(
     session: Session, ticket: Ticket, parsed: ParsedEmail, inbound: InboundMessage, sender: Contact, *,
-    policy: MailPolicy, store: AttachmentStore, now: datetime, reopen: bool,
+    policy: MailPolicy, store: AttachmentStore, now: datetime, reopen: bool, known: Known,
 ) -> Interaction:  # fmt: skip
     body = visible_reply(parsed.text, policy)
     entry = add_interaction(
@@ -303,17 +308,18 @@ def _add_email(
             session, ticket, type=InteractionType.SYSTEM, actor=None, now=now,
             body_text="Attachments not stored: " + "; ".join(refused),
         )  # fmt: skip
-    _remember_ids(session, ticket, parsed.message_id)
+    if parsed.message_id:
+        known.new_refs.setdefault(parsed.message_id, ticket.id)
     # One look-up for the first MAX_CC_LOOKUPS addresses (it was a query per Cc address, uncapped).
-    for known in find_contacts(session, [a.email for a in parsed.cc if a.email][:MAX_CC_LOOKUPS]):
-        if belongs_to(known, ticket) and known not in ticket.contacts:
-            tickets.add_contact(session, ticket, known, actor=None, now=now)
+    for copied in find_contacts(session, [a.email for a in parsed.cc if a.email][:MAX_CC_LOOKUPS]):
+        if belongs_to(copied, ticket) and copied not in ticket.contacts:
+            tickets.add_contact(session, ticket, copied, actor=None, now=now)
     return entry
 
 
 def _open_ticket(
     session: Session, parsed: ParsedEmail, inbound: InboundMessage, sender: Contact, *, policy: MailPolicy,
-    store: AttachmentStore, now: datetime, linked: Ticket | None = None, note: str | None = None,
+    store: AttachmentStore, now: datetime, known: Known, linked: Ticket | None = None, note: str | None = None,
 ) -> Ticket:  # fmt: skip
     mailbox = session.get(Mailbox, inbound.mailbox_id) if inbound.mailbox_id else None
     ticket = tickets.create_ticket(
@@ -321,7 +327,8 @@ def _open_ticket(
         sender_email=sender.email, contact=sender, team=mailbox.team if mailbox else None,
         email_thread_id=parsed.message_id, linked_ticket_id=linked.id if linked else None,
     )  # fmt: skip
-    _add_email(session, ticket, parsed, inbound, sender, policy=policy, store=store, now=now, reopen=False)
+    _add_email(session, ticket, parsed, inbound, sender, policy=policy, store=store, now=now, reopen=False,
+               known=known)  # fmt: skip
     # Rules see the first message (keywords) and may override the mailbox's team.
     routing.apply_rules(session, ticket, now=now, mailbox_id=inbound.mailbox_id)
     if note:
@@ -354,9 +361,8 @@ def _handle_bounce(session: Session, parsed: ParsedEmail, now: datetime) -> Outc
 
 def decide(
     session: Session, inbound: InboundMessage, parsed: ParsedEmail, *, policy: MailPolicy, store: AttachmentStore,
-    now: datetime, known: Known | None = None,
+    now: datetime, known: Known,
 ) -> Outcome:  # fmt: skip
-    known = known if known is not None else Known()
     if parsed.is_bounce:
         return _handle_bounce(session, parsed, now)
     if parsed.from_ is None or not parsed.from_.email or "@" not in parsed.from_.email:
@@ -369,24 +375,27 @@ def decide(
     if parsed.auto_submitted:
         if ticket is None or not matched:
             return Outcome(InboundStatus.IGNORED, "automatic message with no ticket of the sender")
-        _add_email(session, ticket, parsed, inbound, sender, policy=policy, store=store, now=now, reopen=False)
+        _add_email(session, ticket, parsed, inbound, sender, policy=policy, store=store, now=now, reopen=False,
+                   known=known)  # fmt: skip
         return Outcome(InboundStatus.PROCESSED, f"automatic reply appended ({how})", ticket.id)
     if ticket is not None and not matched:
         note = (
             f"This email referenced ticket #{ticket.id} ({how}), but {sender.email} is not a contact of that "
             "ticket or its customer, so it was opened as a new ticket."
         )
-        new = _open_ticket(session, parsed, inbound, sender, policy=policy, store=store, now=now, note=note)
+        new = _open_ticket(session, parsed, inbound, sender, policy=policy, store=store, now=now, note=note,
+                           known=known)  # fmt: skip
         return Outcome(InboundStatus.PROCESSED, f"new ticket: sender not on #{ticket.id}", new.id)
     if ticket is not None and ticket.status == Status.CLOSED:
         note = f"Follow-up to closed ticket #{ticket.id}."
         new = _open_ticket(session, parsed, inbound, sender, policy=policy, store=store, now=now, linked=ticket,
-                           note=note)  # fmt: skip
+                           note=note, known=known)  # fmt: skip
         return Outcome(InboundStatus.PROCESSED, f"new ticket linked to closed #{ticket.id}", new.id)
     if ticket is not None:
-        _add_email(session, ticket, parsed, inbound, sender, policy=policy, store=store, now=now, reopen=True)
+        _add_email(session, ticket, parsed, inbound, sender, policy=policy, store=store, now=now, reopen=True,
+                   known=known)  # fmt: skip
         return Outcome(InboundStatus.PROCESSED, f"appended ({how})", ticket.id)
-    new = _open_ticket(session, parsed, inbound, sender, policy=policy, store=store, now=now)
+    new = _open_ticket(session, parsed, inbound, sender, policy=policy, store=store, now=now, known=known)
     return Outcome(InboundStatus.PROCESSED, "new ticket", new.id)
 
 
@@ -431,13 +440,13 @@ def _process_group(
         return {}
     batch = [parse_email(row.raw) for row in rows]
     known = read_ahead(session, batch, policy)
-    outcomes = {}
-    for inbound, parsed in zip(rows, batch, strict=True):
-        outcome = outcomes[inbound.id] = decide(
-            session, inbound, parsed, policy=policy, store=store, now=now, known=known
-        )
-        if parsed.message_id:  # it may now be stored: a later message answering it asks the database
-            known.absent.discard(parsed.message_id)
+    outcomes = {
+        inbound.id: decide(session, inbound, parsed, policy=policy, store=store, now=now, known=known)
+        for inbound, parsed in zip(rows, batch, strict=True)
+    }
+    known.store_refs(session)
+    for inbound in rows:  # marked together: one UPDATE statement for the lot
+        outcome = outcomes[inbound.id]
         inbound.status = outcome.status
         inbound.outcome = outcome.text[:200]
         inbound.ticket_id = outcome.ticket_id
