@@ -9,7 +9,7 @@ One fill per backend (--pg-tickets on the throw-away PostgreSQL database bench_a
 temporary SQLite file), both alive at once so they are measured interleaved; filled with bulk SQL (INSERT ...
 SELECT over generate_series on PostgreSQL, over a recursive CTE on SQLite; secondary indexes built after the
 fill), then ANALYZE (VACUUM ANALYZE on PostgreSQL); on SQLite then the search indexes its migration makes over bodies
-and subjects (queues.SEARCH_INDEX_DDL: FTS5 trigram tables and triggers; create_all, the bench's schema, has none):
+and subjects (queues.SEARCH_INDEX_DDL: FTS5 trigram tables and triggers, see benchkit.add_search_indexes):
 
   staff         3 teams, 9 agents (3 per team), 1 manager; one shared password hash
   customers     1,000 (60 % standard, 30 % premium, 10 % enterprise), one domain and 3 contacts each
@@ -1097,15 +1097,13 @@ def search_index(url: str) -> str:
     when missing."""
     engine = sa.create_engine(url)
     try:
-        with engine.begin() as conn:
-            present = conn.exec_driver_sql(
-                "SELECT count(*) FROM sqlite_master WHERE name = 'ticket_search'"
-            ).scalar_one()
-            if present:
-                return "kept"
-            started = time.perf_counter()
-            for statement in queues.SEARCH_INDEX_DDL:
-                conn.exec_driver_sql(statement)
+        with engine.connect() as conn:
+            found = conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'ticket_search'")
+            present = found.scalar_one()
+        if present:
+            return "kept"
+        started = time.perf_counter()
+        benchkit.add_search_indexes(engine)
         return f"built in {time.perf_counter() - started:.1f} s"
     finally:
         engine.dispose()
@@ -1114,7 +1112,7 @@ def search_index(url: str) -> str:
 def prepare_target(
     backend: str, url: str, dialect: str, tickets: int, args: argparse.Namespace, password_hash: str
 ) -> Target:
-    benchkit.create_schema(url, {"REDIS_URL": REDIS_URL, "SECRET_KEY": "bench"})
+    benchkit.create_schema(url, {"REDIS_URL": REDIS_URL, "SECRET_KEY": "bench"}, search_indexes=False)
     filled = kept_fill(url, tickets, args.assignee_history) if args.keep_db else None
     if filled is not None:
         print(f"[{backend}] reusing the kept fill of {tickets:,} tickets (now = {NOW.isoformat()})", flush=True)

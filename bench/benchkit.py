@@ -145,15 +145,31 @@ def drop_pg_database(base: sa.URL, name: str) -> None:
         admin.dispose()
 
 
-def create_schema(url: str, config: dict[str, Any]) -> None:
-    """The app's tables in the database at `url`, through create_app({SQLALCHEMY_DATABASE_URI: url, **config})."""
+def create_schema(url: str, config: dict[str, Any], *, search_indexes: bool = True) -> None:
+    """The app's tables in the database at `url`, through create_app({SQLALCHEMY_DATABASE_URI: url, **config}), as
+    the migrations leave them (`add_search_indexes`) unless `search_indexes` is False (a bulk fill adds them after)."""
     from ticketing.app import create_app  # here, not at the top: see unshadow_project_packages
     from ticketing.extensions import db
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, **config})
     with app.app_context():
         db.create_all()
+        if search_indexes:
+            add_search_indexes(db.engine)
         db.engine.dispose()
+
+
+def add_search_indexes(engine: sa.Engine) -> None:
+    """SQLite: the search indexes a migrated database has and create_all does not make (FTS5 tables over bodies and
+    subjects, kept by triggers on every write: a bench that writes must pay for them as a real install does).
+    PostgreSQL's trigram indexes are part of the models, so create_all makes them."""
+    from ticketing.services import queues
+
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.begin() as conn:
+        for statement in queues.SEARCH_INDEX_DDL:
+            conn.exec_driver_sql(statement)
 
 
 # --------------------------------------------------------------------------------------------------------
