@@ -438,6 +438,7 @@ def test_a_batch_reads_its_lookups_ahead_and_still_threads_within_itself(db, acm
     # Read ahead: one look-up of the senders, one of the thread ids for the nine messages and one of their
     # tickets; the ids the batch adds (max-0, reply-0) are found among its own, written in one statement at the end.
     assert sum(s.lstrip().startswith("SELECT contact.") and "contact.email IN" in s for s in seen) == 1
+    assert sum("WHERE contact.email = " in s for s in seen) == 1  # max's first message; the second finds that contact
     assert sum("FROM mail_thread_ref" in s for s in seen) == 1
     assert sum(s.lstrip().startswith("SELECT ticket.") and "ticket.id IN" in s for s in seen) == 1
     refs = {m: t for m, t in db.execute(sa.select(MailThreadRef.message_id, MailThreadRef.ticket_id))}

@@ -370,6 +370,7 @@ def decide(
     if policy.is_own(parsed.from_.email):
         return Outcome(InboundStatus.IGNORED, "our own mail came back")
     sender = resolve_contact(session, parsed.from_.email, parsed.from_.name, known=known.contacts)
+    known.contacts[sender.email] = sender  # kept for the batch's later messages from them, with its customer loaded
     ticket, how = find_thread(session, parsed, policy, known)
     matched = ticket is not None and belongs_to(sender, ticket)
     if parsed.auto_submitted:
