@@ -172,6 +172,22 @@ def test_known_cc_contacts_join_the_ticket(db, ingest, acme, make) -> None:
     assert boss in db.get(Ticket, first.ticket_id).contacts
 
 
+@pytest.mark.parametrize("how", ["in_reply_to", "subject_token"])
+def test_a_sender_whose_domain_a_customer_added_since_replies_onto_its_ticket(db, ingest, make, how) -> None:
+    bob = make.contact(None, email="bob@acme.example")  # wrote in before Acme registered its domain
+    db.commit()
+    make.customer("Acme", domains=("acme.example",))
+    db.commit()
+    first = ingest(email(sender="jane@acme.example", message_id="<open@acme.example>"))
+    if how == "in_reply_to":
+        reply = email(sender="bob@acme.example", subject="Re: Export", in_reply_to="<open@acme.example>")
+    else:
+        reply = email(sender="bob@acme.example", subject=f"Re: [#{first.ticket_id}] Export")
+    row = ingest(reply)
+    assert db.get(type(bob), bob.id).customer.name == "Acme"
+    assert row.ticket_id == first.ticket_id, row.outcome  # not "new ticket: sender not on #1"
+
+
 def test_a_huge_cc_and_in_reply_to_cost_one_lookup_each(db, ingest, acme, make) -> None:
     from tests.conftest import sql_statements
 

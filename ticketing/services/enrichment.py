@@ -96,8 +96,11 @@ def resolve_contact(
         session.add(contact)
         session.flush()
     elif contact.customer_id is None:
-        # A customer may have added this domain since the contact first wrote in.
+        # A customer may have added this domain since the contact first wrote in. Flushed now: whether the sender
+        # belongs to a ticket is read from customer_id, and nothing else may flush before (mail_inbound.Known).
         contact.customer = customer_for_domain(session, email_domain(email))
+        if contact.customer is not None:
+            session.flush()
     if name and not contact.name:
         contact.name = name.strip()[:200]
     return contact

@@ -185,13 +185,18 @@ class Known:
     """What a batch's messages will look up, read ahead in a few statements for the whole batch (a statement per
     message for each was most of the cost of a message): the senders' contacts by address, the tickets of the
     thread Message-IDs they name and of their tokens. An address not among the contacts is looked up (an earlier
-    message of the batch may have added it); a thread id is asked of the database only when it was never asked or
-    a message of the batch has been processed since (`absent` forgets its id)."""
+    message of the batch may have added it). Every thread id of the batch is asked once: `refs` holds the stored
+    ones, `absent` the others, and `new_refs` the batch's own Message-IDs as its messages are processed.
+
+    Nothing here may rely on an autoflush: with everything read ahead, a message may be processed without a single
+    query, so a change that threading reads (a contact's customer) must be flushed where it is made.
+    A thread id another worker stores while this batch runs is not seen by it (one message at a time, it was seen
+    if stored before that message's look-up): the same race, over a batch's time instead of a message's."""
 
     contacts: dict[str, Contact] = field(default_factory=dict)
     refs: dict[str, int] = field(default_factory=dict)
     absent: set[str] = field(default_factory=set)
-    tickets: list[Ticket] = field(default_factory=list)  # held: the session keeps only objects referenced elsewhere
+    held: list[Ticket] = field(default_factory=list)  # the read tickets: the session keeps only referenced objects
     # The batch's own Message-IDs, by ticket, written together by `store_refs` (an id already stored keeps its
     # ticket); a later message of the batch answering one finds it here.
     new_refs: dict[str, int] = field(default_factory=dict)
@@ -250,13 +255,13 @@ def read_ahead(session: Session, batch: Sequence[ParsedEmail], policy: MailPolic
     ticket_ids = {*known.refs.values(), *(i for p in batch for i, _ in _token_tickets(p, policy))}
     for chunk in _chunks(sorted(ticket_ids)):
         query = sa.select(Ticket).where(Ticket.id.in_(chunk)).options(lazyload(Ticket.tag_rows))
-        known.tickets.extend(session.scalars(query))
+        known.held.extend(session.scalars(query))
     return known
 
 
 def _by_headers(session: Session, parsed: ParsedEmail, known: Known) -> Ticket | None:
     ids = thread_ids(parsed)
-    known.ask(session, ids)
+    known.ask(session, ids)  # read_ahead asked them all: this asks only for a message it did not see
     for message_id in ids:
         ticket_id = known.ticket_of(message_id)
         if ticket_id is not None:
