@@ -32,8 +32,9 @@ TICKET_QUERY = Query(
             "string",
             min_length=1,
             max_length=100,
-            description="a ticket number (42 or #42), or at least 3 characters to find in the subject, messages, "
-            "contact or customer (staff tokens only)",
+            description="a ticket number (42 or #42), or words to find in the subject, messages, contact or customer: "
+            'each word anywhere in the ticket, "a phrase" in quotes as written; one of at least 3 characters '
+            "(staff tokens only)",
         ),
         "sort": F("string", enum=SORTS, description="default -updated_at; a leading - sorts descending"),
         "cursor": CURSOR,

@@ -133,7 +133,11 @@ def test_queue_pages_show_rows_filters_and_keyset_pages(client, db, make, desk) 
 @pytest.mark.parametrize(
     ("query", "expected"),
     [("quarterly totals", {"team"}), ("jane@acme", {"mine", "team", "inbox"}), ("Widgets", {"mine", "team", "inbox"}),
-     ("outage", {"other"}), ("nothing like this", set())],
+     ("outage", {"other"}), ("nothing like this", set()),
+     # Each term anywhere in the ticket: subject and body, subject and customer, contact and subject; a quoted
+     # phrase only as written; terms of different tickets find none.
+     ("refund quarterly", {"team"}), ("REFUND widgets", {"team"}), ("jane invoice", {"mine"}),
+     ('"totals differ" refund', {"team"}), ('"quarterly differ"', set()), ("invoice outage", set())],
 )  # fmt: skip
 def test_search_matches_subject_body_contact_and_customer(client, desk, query, expected) -> None:
     login_staff(client, "manager@bluehill.test", PW)

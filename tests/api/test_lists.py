@@ -73,6 +73,8 @@ def test_staff_filters(client, db, apiw) -> None:
         (f"contact_id={apiw.w.alice.id}", {acme}),
         (f"team_id={apiw.team_b.id}", set()),
         ("q=Globex", {apiw.w.globex_ticket.id}),
+        ("q=invoice%20bob", {apiw.w.globex_ticket.id}),  # each term anywhere: the subject, the contact
+        ("q=invoice%20acme", set()),
         ("priority=urgent", set()),
     ]:
         data = call(client, apiw, "manager", "GET", f"/tickets?{query}").get_json()["data"]

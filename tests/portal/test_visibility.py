@@ -21,6 +21,10 @@ def customer_surfaces(client, world) -> dict[str, str]:
         "list-live": client.get("/tickets/live?v=stale", headers={"HX-Request": "true"}),
         "list-search-secret": client.get("/tickets?q=SECRET"),
         "list-search-public": client.get("/tickets?q=PUBLIC-acme"),
+        # Each term anywhere the customer can see: a subject word and a visible message's word find the ticket; a
+        # subject word with an internal note's word does not.
+        "list-search-terms": client.get("/tickets", query_string={"q": "broken PUBLIC-acme-first"}),
+        "list-search-terms-secret": client.get("/tickets", query_string={"q": "export SECRET-acme"}),
         "ticket": client.get(f"/tickets/{t}"),
         "ticket-live": client.get(f"/tickets/{t}/live?v=stale", headers={"HX-Request": "true"}),
         "new-request": client.get("/new"),
@@ -40,6 +44,8 @@ def test_no_internal_marker_on_any_portal_surface(client, world) -> None:
         assert marker in surfaces["ticket"] and marker in surfaces["ticket-live"]
     assert "Acme export broken" in surfaces["list"] and "Acme export broken" in surfaces["list-search-public"]
     assert "Acme export broken" not in surfaces["list-search-secret"]  # search sees only visible text
+    assert "Acme export broken" in surfaces["list-search-terms"]
+    assert "Acme export broken" not in surfaces["list-search-terms-secret"]
     assert "Carl asks about SSO" not in surfaces["list"]  # Alice sees her own tickets only
 
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ticketing.domain.lifecycle import Status
+from ticketing.domain.search_terms import like_pattern, search_terms
 from ticketing.domain.vocab import PortalRole
 from ticketing.models import Attachment, Contact, Interaction, Ticket, ticket_contacts
 
@@ -61,14 +62,14 @@ def list_tickets(
     limit: int = 25,
 ) -> list[Ticket]:
     """Newest activity first, keyset-paginated on (public_updated_at, id); search covers only what the
-    customer can see (subject and customer-visible messages)."""
+    customer can see (subject and customer-visible messages), each of the query's terms anywhere in it."""
     stmt = sa.select(Ticket).where(visible_tickets_clause(contact))
     if status == "open":
         stmt = stmt.where(Ticket.status.not_in([Status.RESOLVED, Status.CLOSED]))
     elif status in {s.value for s in Status}:
         stmt = stmt.where(Ticket.status == Status(status))
-    if query:
-        pattern = f"%{query.strip()[:100]}%"
+    for term in search_terms(query or ""):  # each term somewhere in the ticket (see ticketing.domain.search_terms)
+        pattern = like_pattern(term)
         visible_match = sa.select(Interaction.ticket_id).where(
             Interaction.customer_visible_clause(), Interaction.body_text.ilike(pattern)
         )

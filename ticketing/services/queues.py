@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from ticketing.domain.lifecycle import ACTIVE, Status
+from ticketing.domain.search_terms import SEARCH_MIN_RUN, leading_term, like_pattern, search_terms
 from ticketing.domain.vocab import Priority, Tier
 from ticketing.models import Contact, Customer, Interaction, Team, Ticket, TicketTag, User, ticket_assignees
 from ticketing.models.base import read_rows
@@ -251,13 +252,18 @@ def page(
     if key == "breaching":
         values["horizon"] = _breaching_horizon()
     query = filters.query or ""
-    text = searches_text(query) if query else False
+    terms = search_terms(query) if query else []
+    lead = leading_term(terms)
+    text = lead is not None
     chosen = {"f_status": filters.status, "f_priority": filters.priority, "f_team": filters.team_id,
-              "f_tag": filters.tag, "q_pattern": search_pattern(query) if text else None,
+              "f_tag": filters.tag, "q_pattern": like_pattern(lead) if lead is not None else None,
               "q_number": ticket_number(query) if query else None}  # fmt: skip
     if query and not text and chosen["q_number"] is None:
         return []  # too short to search text, and not a ticket number (the page says so)
     values.update((name, value) for name, value in chosen.items() if value)
+    # The other terms are checked on the tickets the leading one finds (`_search_walk`, each anywhere in a ticket).
+    also = [like_pattern(term) for term in terms if term != lead] if text else []
+    values.update((f"q_also_{i}", pattern) for i, pattern in enumerate(also))
     indexed = text and dialect == "sqlite" and search_index_ready(session)
     number = "q_number" in values
     if after is not None:
@@ -265,27 +271,30 @@ def page(
     search = "number" if number else None
     if text:
         values["q_limit"], values["q_many"] = SEARCH_MANY_MATCHES + 1, SEARCH_MANY_MATCHES
-        rows = _read_page(session, dialect, user, key, filters, after, limit, scope, "ids", number, indexed, values)
+        rows = _read_page(session, dialect, user, key, filters, after, limit, scope, "ids", number, indexed, values,
+                          len(also))  # fmt: skip
         if rows[0][-1] <= SEARCH_MANY_MATCHES:  # the count's row is there even with no page
             return [_queue_row(row[:-1], dialect) for row in rows if row[0] is not None]
         search = "walk"  # too many matches (a common word): check the queue's tickets in order instead
-    rows = _read_page(session, dialect, user, key, filters, after, limit, scope, search, number, indexed, values)
+    rows = _read_page(session, dialect, user, key, filters, after, limit, scope, search, number, indexed, values,
+                      len(also))  # fmt: skip
     return [_queue_row(row, dialect) for row in rows]
 
 
 def _read_page(
     session: Session, dialect: str, user: User, key: str, filters: Filters, after: tuple[Any, int] | None,
     limit: int, scope: Scope, search: str | None, number: bool, indexed: bool, values: dict[str, Any],
+    also: int = 0,
 ) -> list[sa.Row[Any]]:  # fmt: skip
     shape = (dialect, key, scope.everything, scope.team_ids, filters.sort, limit, after is None,
-             after is not None and after[0] is None, search, number, indexed,
+             after is not None and after[0] is None, search, number, indexed, also,
              *(bool(getattr(filters, name)) for name in ("status", "priority", "team_id", "tag")))  # fmt: skip
     stmt = _PAGE_STATEMENTS.get(shape)
     if stmt is None:
         if len(_PAGE_STATEMENTS) >= _PAGE_STATEMENTS_KEPT:
             _PAGE_STATEMENTS.clear()
         stmt = _PAGE_STATEMENTS[shape] = _page_statement(
-            dialect, user, key, filters, after, limit, scope, search, number, indexed
+            dialect, user, key, filters, after, limit, scope, search, number, indexed, also
         )
     return list(read_rows(session, stmt, values))
 
@@ -304,11 +313,12 @@ _PAGE_STATEMENTS_KEPT = 512
 
 def _page_statement(
     dialect: str, user: User, key: str, filters: Filters, after: tuple[Any, int] | None, limit: int, scope: Scope,
-    search: str | None = None, number: bool = False, indexed: bool = False,
+    search: str | None = None, number: bool = False, indexed: bool = False, also: int = 0,
 ) -> sa.Select[Any]:  # fmt: skip
     """`search`: None, "number" (the ticket q_number), "ids" (the tickets matching q_pattern, and q_number when
     `number`, collected first: `_found`; none when they are more than q_many; each row, and a row of nulls when
     there is no page, ends with how many were found) or "walk" (every ticket checked against them: `_search_walk`).
+    With either, each of the `also` other terms (q_also_0, ...) must match the ticket too.
     """
     column, descending = _order(filters.sort, key)
     stmt = sa.select(*_TICKET_COLUMNS, Ticket.customer_id, column.label("sort_key")).where(
@@ -338,6 +348,8 @@ def _page_statement(
     elif search == "walk":
         found = sa.bindparam("q_number", type_=sa.Integer) if number else None
         stmt = stmt.where(_search_walk(sa.bindparam("q_pattern", type_=sa.String), dialect, found))
+    for i in range(also if search in ("ids", "walk") else 0):
+        stmt = stmt.where(_search_walk(sa.bindparam(f"q_also_{i}", type_=sa.String), dialect))
     if key == "breaching" or filters.sort == "due":
         stmt = stmt.where(Ticket.due_date.is_not(None))  # ordering by time left needs a clock
     if after is not None:
@@ -398,12 +410,11 @@ def parse_cursor(raw: str | None, filters: Filters, key: str) -> tuple[Any, int]
         return None
 
 
-def search_pattern(text: str) -> str:
-    return f"%{text.strip()[:100]}%"
-
-
-SEARCH_MIN_RUN = 3
 SEARCH_HINT = f"Search for at least {SEARCH_MIN_RUN} characters, or a ticket number such as #42."
+SEARCH_HELP = (
+    "Words are found anywhere in a ticket (subject, messages, contact, customer), each of them; "
+    f'"a phrase" in quotes as written. {SEARCH_HINT}'
+)
 _TICKET_NUMBER = re.compile(r"#?([0-9]{1,9})")
 
 
@@ -414,20 +425,24 @@ def ticket_number(text: str) -> int | None:
 
 
 def searches_text(text: str) -> bool:
-    """Whether a query is long enough to look for in text: a run of SEARCH_MIN_RUN characters besides the
-    wildcards. Shorter ones cannot use a trigram index and would read every message body (seconds at a million
+    """Whether a query is long enough to look for in text: a term with a run of SEARCH_MIN_RUN characters besides
+    the wildcards. Shorter ones cannot use a trigram index and would read every message body (seconds at a million
     tickets, for a match in nearly every ticket); they find a ticket by its number only."""
-    return max(len(run) for run in re.split(r"[%_]", text.strip()[:100])) >= SEARCH_MIN_RUN
+    return leading_term(search_terms(text)) is not None
 
 
 def search_clause(text: str, dialect: str = "postgresql") -> sa.ColumnElement[bool]:
-    """The ticket numbered `text`, or tickets whose subject, any message body, contact's name or email or
-    customer's name contains it (see `_search`); a short query (`searches_text`) finds by number only."""
+    """The ticket numbered `text`, or tickets where each term of `text` (`search_terms`) is in the subject, a
+    message body, the contact's name or email or the customer's name (see `_search`); a short query
+    (`searches_text`) finds by number only."""
     number = ticket_number(text)
-    if not searches_text(text):
+    terms = search_terms(text)
+    lead = leading_term(terms)
+    if lead is None:
         return Ticket.id == number if number is not None else sa.false()
     found = sa.literal(number, sa.Integer) if number is not None else None
-    return _search(sa.literal(search_pattern(text), sa.String), dialect, number=found)
+    others = [_search_walk(sa.literal(like_pattern(t), sa.String), dialect) for t in terms if t != lead]
+    return sa.and_(_search(sa.literal(like_pattern(lead), sa.String), dialect, number=found), *others)
 
 
 def _search(pattern: Any, dialect: str, indexed: bool = False, number: Any = None) -> sa.ColumnElement[bool]:

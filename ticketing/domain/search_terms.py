@@ -1,0 +1,42 @@
+"""What a search box's text asks for: its terms, each to be found somewhere in a ticket.
+
+"refund november" finds the tickets that mention both words, wherever each one is (the subject, any message, the
+contact, the customer), as agents expect from a help desk; searched as one string it found only the tickets where
+the two words stand side by side. Double quotes keep a phrase together: `"card renewal" failed`.
+"""
+
+from __future__ import annotations
+
+import re
+
+SEARCH_MAX_CHARS = 100  # of the box's text: longer input is cut, not refused
+SEARCH_MAX_TERMS = 5  # more are ignored: each one adds a condition to every candidate ticket
+SEARCH_MIN_RUN = 3  # a trigram index needs 3 characters in a row (besides LIKE's wildcards)
+
+_TERM = re.compile(r'"([^"]*)"|(\S+)')
+
+
+def search_terms(text: str) -> list[str]:
+    """The distinct terms of a search text, in order: words, or phrases in double quotes; at most SEARCH_MAX_TERMS."""
+    terms: list[str] = []
+    for phrase, word in _TERM.findall(text.strip()[:SEARCH_MAX_CHARS]):
+        term = " ".join((phrase or word).split())
+        if term and term.lower() not in (t.lower() for t in terms):
+            terms.append(term)
+    return terms[:SEARCH_MAX_TERMS]
+
+
+def longest_run(term: str) -> int:
+    """Characters in a row besides LIKE's wildcards (% and _), which no index can look up."""
+    return max(len(run) for run in re.split(r"[%_]", term))
+
+
+def leading_term(terms: list[str]) -> str | None:
+    """The term an index looks up first (the longest run: the fewest candidates); the others are checked on those.
+    None when no term has SEARCH_MIN_RUN characters in a row: such a search would read every message body."""
+    best = max(terms, key=longest_run, default=None)
+    return best if best is not None and longest_run(best) >= SEARCH_MIN_RUN else None
+
+
+def like_pattern(term: str) -> str:
+    return f"%{term}%"
