@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from redis import Redis
 
 from admin.markup import short_time, sla_cell
-from tests.conftest import login_staff
+from tests.conftest import login_staff, sql_statements
 from ticketing.domain.lifecycle import Status
 from ticketing.domain.vocab import Priority, StaffRole
 from ticketing.models import Category, Ticket
@@ -137,7 +137,8 @@ def test_queue_pages_show_rows_filters_and_keyset_pages(client, db, make, desk) 
      # Each term anywhere in the ticket: subject and body, subject and customer, contact and subject; a quoted
      # phrase only as written; terms of different tickets find none.
      ("refund quarterly", {"team"}), ("REFUND widgets", {"team"}), ("jane invoice", {"mine"}),
-     ('"totals differ" refund', {"team"}), ('"quarterly differ"', set()), ("invoice outage", set())],
+     ('"totals differ" refund', {"team"}), ('"quarterly differ"', set()), ("invoice outage", set()),
+     ("acme refund", {"team"}), ("acme zq", set())],
 )  # fmt: skip
 def test_search_matches_subject_body_contact_and_customer(client, desk, query, expected) -> None:
     login_staff(client, "manager@bluehill.test", PW)
@@ -207,3 +208,17 @@ def test_short_time_and_sla_titles_read_as_strftime_did() -> None:
         assert sla_cell(queue_row(value, sla_breach_at=value), value).title == value.strftime(
             "Resolution target passed %Y-%m-%d %H:%M UTC"
         )
+
+
+def test_a_common_leading_term_hands_over_to_a_rarer_one(client, desk, monkeypatch) -> None:
+    """The longest term is looked up first; when it finds too many, the next one leads before the queue is walked."""
+    login_staff(client, "manager@bluehill.test", PW)
+    monkeypatch.setattr(queues, "SEARCH_MANY_MATCHES", 2)  # "Widgets" (the customer) finds 3 tickets: too many
+    with sql_statements() as seen:
+        page = client.get("/admin/queues/all", query_string={"q": "widgets refund"}).get_data(as_text=True)
+    assert shown_ids(page) == [desk["team"].id]
+    assert sum("WITH found" in s for s in seen) == 2  # "widgets", then "refund": no walk
+    walked = [
+        s for s in seen if "interaction.ticket_id = ticket.id AND interaction.body_text" in s and "WITH found" not in s
+    ]
+    assert not walked

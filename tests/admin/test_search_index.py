@@ -222,8 +222,9 @@ def test_both_ways_of_searching_give_the_same_pages(client, db, varied, monkeypa
             walks = sum("interaction.ticket_id = ticket.id AND interaction.body_text" in s and "WITH found" not in s
                         for s in seen)  # fmt: skip
             collected = sum("WITH found" in s for s in seen)  # the ids, their page and how many (queues._found)
-            # Every text search collects the ids once; past the threshold it then walks the queue (no match: no walk).
-            assert collected == requests, (way, email, collected, requests)
+            # Every text search collects the ids once (under the threshold the first term that can lead does); past
+            # it, each term that can lead is tried, then it walks the queue (no match: no walk).
+            assert collected == requests if way == "ids" else collected > requests, (way, email, collected, requests)
             assert walks == (requests - len(urls) if way == "walk" else 0), (way, email, walks)
     assert results["walk"] == results["ids"]
     shown = {i for pages in results["ids"].values() for page in pages for i in page}

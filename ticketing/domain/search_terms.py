@@ -31,11 +31,16 @@ def longest_run(term: str) -> int:
     return max(len(run) for run in re.split(r"[%_]", term))
 
 
+def leading_terms(terms: list[str]) -> list[str]:
+    """The terms an index can look up (SEARCH_MIN_RUN characters in a row), longest run first: the likeliest to have
+    few matches. The others are checked on the tickets one of these finds. None at all: such a search would read
+    every message body."""
+    return sorted((t for t in terms if longest_run(t) >= SEARCH_MIN_RUN), key=longest_run, reverse=True)
+
+
 def leading_term(terms: list[str]) -> str | None:
-    """The term an index looks up first (the longest run: the fewest candidates); the others are checked on those.
-    None when no term has SEARCH_MIN_RUN characters in a row: such a search would read every message body."""
-    best = max(terms, key=longest_run, default=None)
-    return best if best is not None and longest_run(best) >= SEARCH_MIN_RUN else None
+    leads = leading_terms(terms)
+    return leads[0] if leads else None
 
 
 def like_pattern(term: str) -> str:

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from ticketing.domain.lifecycle import ACTIVE, Status
-from ticketing.domain.search_terms import SEARCH_MIN_RUN, leading_term, like_pattern, search_terms
+from ticketing.domain.search_terms import SEARCH_MIN_RUN, leading_term, leading_terms, like_pattern, search_terms
 from ticketing.domain.vocab import Priority, Tier
 from ticketing.models import Contact, Customer, Interaction, Team, Ticket, TicketTag, User, ticket_assignees
 from ticketing.models.base import read_rows
@@ -241,8 +241,9 @@ def page(
     tickets sorts all of the agent's tickets before it can cut).
 
     A text search is one statement too: it collects the matching ids through the search indexes, reads the page of
-    those and says how many it found; past SEARCH_MANY_MATCHES (it then read no page) a second statement checks the
-    queue's tickets in order instead (`_search_walk`).
+    those and says how many it found; past SEARCH_MANY_MATCHES (it then read no page) another statement checks the
+    queue's tickets in order instead (`_search_walk`). With several terms (`search_terms`), the ids are collected
+    for one of them and the page checks the others; each term that could lead is tried before the walk.
     """
     scope = _scope(session, user, scope)
     if key == "all" and not scope.everything:
@@ -253,31 +254,31 @@ def page(
         values["horizon"] = _breaching_horizon()
     query = filters.query or ""
     terms = search_terms(query) if query else []
-    lead = leading_term(terms)
-    text = lead is not None
+    leads = leading_terms(terms)
     chosen = {"f_status": filters.status, "f_priority": filters.priority, "f_team": filters.team_id,
-              "f_tag": filters.tag, "q_pattern": like_pattern(lead) if lead is not None else None,
-              "q_number": ticket_number(query) if query else None}  # fmt: skip
-    if query and not text and chosen["q_number"] is None:
+              "f_tag": filters.tag, "q_number": ticket_number(query) if query else None}  # fmt: skip
+    if query and not leads and chosen["q_number"] is None:
         return []  # too short to search text, and not a ticket number (the page says so)
     values.update((name, value) for name, value in chosen.items() if value)
-    # The other terms are checked on the tickets the leading one finds (`_search_walk`, each anywhere in a ticket).
-    also = [like_pattern(term) for term in terms if term != lead] if text else []
-    values.update((f"q_also_{i}", pattern) for i, pattern in enumerate(also))
-    indexed = text and dialect == "sqlite" and search_index_ready(session)
+    indexed = bool(leads) and dialect == "sqlite" and search_index_ready(session)
     number = "q_number" in values
     if after is not None:
         values["after_value"], values["after_id"] = after
     search = "number" if number else None
-    if text:
+    also = len(terms) - 1 if leads else 0
+    # One term is looked up through the indexes, the others are checked on the tickets it finds (`_search_walk`,
+    # each anywhere in a ticket). When it finds too many (a common word), the next one is tried: "invoice 4711".
+    for lead in leads:
+        values["q_pattern"] = like_pattern(lead)
+        values.update((f"q_also_{i}", like_pattern(t)) for i, t in enumerate(t for t in terms if t != lead))
         values["q_limit"], values["q_many"] = SEARCH_MANY_MATCHES + 1, SEARCH_MANY_MATCHES
         rows = _read_page(session, dialect, user, key, filters, after, limit, scope, "ids", number, indexed, values,
-                          len(also))  # fmt: skip
+                          also)  # fmt: skip
         if rows[0][-1] <= SEARCH_MANY_MATCHES:  # the count's row is there even with no page
             return [_queue_row(row[:-1], dialect) for row in rows if row[0] is not None]
-        search = "walk"  # too many matches (a common word): check the queue's tickets in order instead
+        search = "walk"  # every term is common: check the queue's tickets in order instead (with the last lead)
     rows = _read_page(session, dialect, user, key, filters, after, limit, scope, search, number, indexed, values,
-                      len(also))  # fmt: skip
+                      also)  # fmt: skip
     return [_queue_row(row, dialect) for row in rows]
 
 
