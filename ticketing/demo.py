@@ -292,6 +292,8 @@ def _play_ticket(
         team=teams[team_name],
         category=categories[CATEGORY_FOR_TEAM[team_name]],
         tags=[tag],
+        # An emailed request reads as an email in the timeline; a portal or web one as a message.
+        interaction_fields={"email_from": contact.email} if source == Source.EMAIL else None,
     )
     team_agents = [a for a in agents if teams[team_name] in a.teams]
     final: Status = _pick(rng, FINAL_STATUS_WEIGHTS)  # type: ignore[assignment]
@@ -369,6 +371,7 @@ def _play_ticket(
         actor=contact,
         now=at,
         body_text="Thanks, that did the trick on our side.",
+        email_from=contact.email if source == Source.EMAIL else None,
     )
     if rng.random() < 0.2 and (at := step(4)):
         add_interaction(

@@ -28,6 +28,7 @@ from ticketing.models import (
     Ticket,
 )
 from ticketing.services import customer_view, queues, tickets, timelog
+from ticketing.services.interactions import add_interaction
 from ticketing.services.staff_access import visible_clause
 
 PW = "staff-pass-1"
@@ -425,3 +426,18 @@ def test_admins_send_failed_and_unconfirmed_emails_again_from_the_outbound_list(
         entries(db, t, InteractionType.SYSTEM)[-1].body_text
         == "Alex sent “Mail 1” to jane@acme.example again (it was failed)."
     )
+
+
+def test_timeline_says_whether_a_customer_message_was_an_email(client, db, desk, now) -> None:
+    """A customer's message is of the email_inbound type however it came; only an emailed one reads as an email."""
+    ticket = db.get(Ticket, desk["billing"].id)
+    made_by = {"portal": None, "email": "jane@acme.example"}
+    for how, sender in made_by.items():
+        add_interaction(db, ticket, type=InteractionType.EMAIL_INBOUND, actor=desk["contact"], now=now,
+                        body_text=f"Sent by {how}", email_from=sender)  # fmt: skip
+    db.commit()
+    login_staff(client, "agent@bluehill.test", PW)
+    page = client.get(f"/admin/ticket/{ticket.id}").get_data(as_text=True)
+    heads = {how: page[: page.index(f"Sent by {how}")].rsplit("<strong>", 1)[1] for how in made_by}
+    assert "Message from customer" in heads["portal"] and "Email" not in heads["portal"]
+    assert "Email from customer" in heads["email"]

@@ -71,6 +71,16 @@ class Interaction(Base):
         return "System"
 
     @property
+    def label(self) -> str:
+        """What the timeline calls it. A customer's message that came by the portal, a form or the API is of the
+        email_inbound type (what the customer sees and answers is the same thread) but was no email."""
+        from ticketing.domain.visibility import InteractionType
+
+        if self.type == InteractionType.EMAIL_INBOUND and not self.email_from:
+            return "Message from customer"
+        return self.type.label
+
+    @property
     def is_customer_visible(self) -> bool:
         from ticketing.domain.visibility import is_customer_visible
 
