@@ -45,7 +45,7 @@ class GatedMixin:
 
     def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
         if staff_role() is None:
-            return redirect(url_for("agent_auth.login", next=request.full_path))
+            return redirect(url_for("agent_auth.login", next=request.full_path.removesuffix("?")))  # "/admin/?"
         raise Forbidden("Your role does not give access to this screen.")
 
 

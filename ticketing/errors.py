@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -15,12 +15,24 @@ from ticketing.extensions import db
 log = logging.getLogger(__name__)
 
 
+# The agent side's own words where the stock ones mislead: a ticket of another team answers 404 like a missing one
+# (its existence is not confirmed), and an agent should know why.
+AGENT_MESSAGES = {
+    403: "This page is not open to your role. Managers and admins see it.",
+    404: "There is nothing here: the page does not exist, or the ticket belongs to a team you are not in.",
+}
+AGENT_PREFIXES = ("/admin", "/agent")
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:
-        return render_template(
-            "errors/error.html", code=exc.code, title=exc.name, message=exc.description
-        ), exc.code or 500
+        code = exc.code or 500
+        if request.path.startswith(AGENT_PREFIXES):
+            stock = exc.description == type(exc).description  # not a message of our own (abort(400, "..."))
+            message = AGENT_MESSAGES.get(code, exc.description) if stock else exc.description
+            return render_template("errors/agent_error.html", code=code, title=exc.name, message=message), code
+        return render_template("errors/error.html", code=code, title=exc.name, message=exc.description), code
 
     @app.errorhandler(OperationalError)
     def database_down(exc: OperationalError) -> ResponseReturnValue:

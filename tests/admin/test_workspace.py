@@ -441,3 +441,20 @@ def test_timeline_says_whether_a_customer_message_was_an_email(client, db, desk,
     heads = {how: page[: page.index(f"Sent by {how}")].rsplit("<strong>", 1)[1] for how in made_by}
     assert "Message from customer" in heads["portal"] and "Email" not in heads["portal"]
     assert "Email from customer" in heads["email"]
+
+
+def test_agent_side_errors_and_sign_in_speak_to_staff(client, desk) -> None:
+    """Not the customer portal's header (New request, Sign in), and words that say why."""
+    page = client.get("/agent/login").get_data(as_text=True)
+    assert "Agent sign-in" in page and "New request" not in page
+    response = client.get("/admin/queues/mine")
+    assert response.status_code == 302 and response.headers["Location"].endswith("next=/admin/queues/mine")
+    login_staff(client, "agent@bluehill.test", PW)
+    other_team = client.get(f"/admin/ticket/{desk['integ'].id}")
+    page = other_team.get_data(as_text=True)
+    assert other_team.status_code == 404 and "a team you are not in" in page
+    assert "My queues" in page and "Back to your queues" in page and "New request" not in page
+    managers_only = client.get("/admin/queues/all")
+    assert managers_only.status_code == 403 and "not open to your role" in managers_only.get_data(as_text=True)
+    # The customer portal's own pages keep the portal's words.
+    assert "a team you are not in" not in client.get("/no-such-page").get_data(as_text=True)
