@@ -66,3 +66,25 @@ def test_sla_sweep_command(app, db, make) -> None:
     result = app.test_cli_runner().invoke(args=["sla-sweep"])
     assert result.exit_code == 0
     assert "resolution breaches: 1, first-response breaches: 1" in result.output
+
+
+def test_demo_bug_form_sets_priority_by_the_severity_answer(app, db) -> None:
+    from datetime import UTC, datetime
+
+    from ticketing.domain.vocab import Priority
+    from ticketing.extensions import attachment_store
+    from ticketing.models import IntakeForm
+    from ticketing.services import forms
+    from ticketing.services.attachments import AttachmentLimits
+
+    assert app.test_cli_runner().invoke(args=["seed-demo", "--tickets", "20"]).exit_code == 0
+    form = db.scalar(sa.select(IntakeForm).where(IntakeForm.slug == "report-a-bug"))
+    chosen = {}
+    for severity in ("Blocks our work", "Annoying, with a workaround", "Cosmetic"):
+        answers = {"steps": "Open the export", "expected": "A file", "actual": "Nothing", "severity": severity}
+        ticket = forms.submit(db, form, subject=f"Export ({severity})", answers=answers, files={},
+                              now=datetime.now(UTC), store=attachment_store(), limits=AttachmentLimits(),
+                              submitter_email="dev@northwind.example")  # fmt: skip
+        chosen[severity] = ticket.priority
+    assert chosen == {"Blocks our work": Priority.HIGH, "Annoying, with a workaround": Priority.MEDIUM,
+                      "Cosmetic": Priority.LOW}  # fmt: skip

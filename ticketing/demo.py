@@ -26,6 +26,7 @@ from ticketing.models import (
     IntakeForm,
     Milestone,
     OnboardingPlan,
+    RoutingRule,
     SlaPolicy,
     SlaTarget,
     Team,
@@ -408,7 +409,7 @@ def _play_ticket(
 DEMO_FORMS = [
     {
         "slug": "report-a-bug", "name": "Report a bug", "team": "Integrations", "category": "Technical issue",
-        "priority": Priority.HIGH, "tags": ["bug"],
+        "priority": Priority.MEDIUM, "tags": ["bug"],  # the severity answer raises or lowers it: DEMO_SEVERITY_RULES
         "description": "Something doesn't work as it should? Tell us what you did and what happened.",
         "fields": [
             {"name": "steps", "label": "Steps to reproduce", "type": "long_text", "required": True,
@@ -447,14 +448,27 @@ DEMO_FORMS = [
 ]  # fmt: skip
 
 
+# Routing rules on the bug form's severity answer (the first message holds the answers): what an admin sets up so
+# that "Blocks our work" is urgent business and "Cosmetic" is not.
+DEMO_SEVERITY_RULES = [
+    ("Bug blocks work", "Blocks our work", Priority.HIGH),
+    ("Cosmetic bug", "Cosmetic", Priority.LOW),
+]
+
+
 def _forms(session: Session, teams: dict[str, Team], categories: dict[str, Category]) -> None:
+    forms = {}
     for spec in DEMO_FORMS:
-        session.add(IntakeForm(
+        forms[spec["slug"]] = IntakeForm(
             slug=spec["slug"], name=spec["name"], description=spec["description"], fields=spec["fields"],
             team=teams.get(spec["team"]) if spec["team"] else None, category=categories[spec["category"]],
             priority=spec["priority"], tags=spec["tags"], public=True,
             allowed_origins="http://127.0.0.1:8000 http://localhost:8000",
-        ))  # fmt: skip
+        )  # fmt: skip
+    session.add_all(forms.values())
+    for position, (name, keyword, priority) in enumerate(DEMO_SEVERITY_RULES, start=1):
+        session.add(RoutingRule(name=name, position=position, form=forms["report-a-bug"], keywords=keyword,
+                                set_priority=priority))  # fmt: skip
 
 
 def seed(session: Session, *, now: datetime, tickets_count: int = 300, rng_seed: int = 7) -> list[DemoLogin]:
