@@ -16,3 +16,9 @@ def test_healthz_degraded_when_redis_is_down(app, client) -> None:
         app.extensions.pop("ticketing_redis", None)
         if conn is not None:
             app.extensions["ticketing_redis"] = conn
+
+
+def test_favicon_is_the_brand_mark(client) -> None:
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    assert response.get_data(as_text=True).startswith("<svg")

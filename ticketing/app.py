@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, send_from_directory
+from flask.typing import ResponseReturnValue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ticketing import read_only_commit
@@ -66,7 +67,13 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
     cli.init_app(app)
     errors.init_app(app)
+    # Browsers ask for /favicon.ico on every page (the agent screens have no icon link): the brand mark, not a 404.
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
     return app
+
+
+def _favicon() -> ResponseReturnValue:
+    return send_from_directory(PROJECT_ROOT / "static", "favicon.svg", mimetype="image/svg+xml", max_age=86400)
 
 
 def _prepare_sqlite_dir(url: str) -> None:
