@@ -105,6 +105,12 @@ def test_report_a_bug_with_a_screenshot(page: Page, db, world, bug_form, screens
     page.get_by_role("link", name=re.compile("Report a bug")).click()
     expect(page.get_by_role("heading", name="Report a bug")).to_be_visible()
     expect(page.get_by_label("Your email")).to_have_count(0)  # a signed-in contact is not asked who they are
+    # Sent empty: every required field is marked, the one-line Summary as red as the text boxes.
+    page.get_by_role("button", name="Send request").click()
+    expect(page.locator(".flash-danger")).to_have_text("Please correct the highlighted fields.")
+    border = "e => getComputedStyle(e).borderTopColor"
+    summary, steps = (page.get_by_label(label).evaluate(border) for label in ("Summary", "Steps to reproduce"))
+    assert summary == steps != "rgb(169, 179, 198)", (summary, steps)  # not a field's usual grey
     fill_bug_report(page, subject="Export to CSV fails")
     shot(page, screenshots, "portal-form.png")
     page.get_by_role("button", name="Send request").click()
