@@ -112,29 +112,45 @@ AGENTS = [
     ("Sam Carter", "sam", "Trust & Safety"),
 ]
 
+# (subject, tag, what the customer writes about it): the opening message matches its subject.
 SUBJECTS = {
     "Billing": [
-        ("Invoice {n} shows the wrong VAT number", "billing"),
-        ("Refund for duplicate charge in {month}", "billing"),
-        ("Upgrade to annual plan", "billing"),
-        ("Card declined on renewal", "payments"),
-        ("Need a PO number on invoice {n}", "billing"),
+        ("Invoice {n} shows the wrong VAT number", "billing",
+         "invoice {n} has our old VAT number on it, so our accounts team cannot book it."),
+        ("Refund for duplicate charge in {month}", "billing",
+         "our card was charged twice for the {month} subscription. Could you refund the second charge?"),
+        ("Upgrade to annual plan", "billing",
+         "we would like to move from monthly to annual billing from the next renewal. What do we need to do?"),
+        ("Card declined on renewal", "payments",
+         "the renewal payment was declined although the card is valid and has enough funds."),
+        ("Need a PO number on invoice {n}", "billing",
+         "our procurement needs PO 4711-{n} printed on invoice {n} before they can pay it."),
     ],
     "Integrations": [
-        ("Webhook deliveries failing with 401 since {month}", "integration-help"),
-        ("SSO login loops back to the sign-in page", "sso"),
-        ("API rate limit hit during nightly sync", "api"),
-        ("Salesforce connector stopped syncing contacts", "integration-help"),
-        ("CSV export times out for large accounts", "export"),
+        ("Webhook deliveries failing with 401 since {month}", "integration-help",
+         "since early {month} every webhook delivery to our endpoint fails with 401. We rotated nothing on our side."),
+        ("SSO login loops back to the sign-in page", "sso",
+         "after signing in through our identity provider, users land on the sign-in page again, in a loop."),
+        ("API rate limit hit during nightly sync", "api",
+         "our nightly sync hits the API rate limit around 02:00 and stops halfway through."),
+        ("Salesforce connector stopped syncing contacts", "integration-help",
+         "new contacts from Salesforce have not appeared since Monday; the connector says it is connected."),
+        ("CSV export times out for large accounts", "export",
+         "exporting the customer list to CSV times out for our biggest account (about 40,000 rows)."),
     ],
     "Trust & Safety": [
-        ("Suspicious login from an unknown country", "security"),
-        ("Please delete a former employee's data", "gdpr"),
-        ("Phishing email pretending to be you", "abuse"),
-        ("Enable two-factor for all our users", "security"),
-        ("Data processing agreement request", "legal"),
+        ("Suspicious login from an unknown country", "security",
+         "we got a login alert for one of our admins from a country none of us has been to."),
+        ("Please delete a former employee's data", "gdpr",
+         "a former employee asked us to delete their personal data. Please remove their account and history."),
+        ("Phishing email pretending to be you", "abuse",
+         "several of us received an email that looks like your invoice notice but links to another site."),
+        ("Enable two-factor for all our users", "security",
+         "we want to require two-factor sign-in for everyone in our organisation. Can you switch it on?"),
+        ("Data processing agreement request", "legal",
+         "our legal team needs your signed data processing agreement before we roll out to more teams."),
     ],
-}
+}  # fmt: skip
 
 CATEGORY_FOR_TEAM = {
     "Billing": "Billing & payments",
@@ -143,10 +159,11 @@ CATEGORY_FOR_TEAM = {
 }
 EXTRA_CATEGORIES = ["Feature request", "Account administration", "How-to question"]
 
+# How a customer's opening message is framed around what it is about (SUBJECTS).
 CUSTOMER_BODIES = [
-    "Hi team,\n\nwe noticed this this morning and it is blocking part of our work. Could you take a look?\n\nThanks",
-    "Hello,\n\nsince yesterday the problem keeps coming back. Screenshots attached in our next mail.\n\nBest regards",
-    "Hi,\n\ncould you help us with this before our month-end close? Happy to jump on a call.\n\nCheers",
+    "Hi team,\n\n{detail}\n\nCould you take a look? It is holding up part of our work.\n\nThanks",
+    "Hello,\n\n{detail}\n\nHappy to send more details or jump on a call.\n\nBest regards",
+    "Hi,\n\n{detail}\n\nWe would like this settled before our month-end close.\n\nCheers",
 ]
 AGENT_REPLIES = [
     "Thanks for the report! I've reproduced it and I'm working on a fix now. I'll update you within the day.",
@@ -179,6 +196,10 @@ SETTLED_STATUS_WEIGHTS = [
     (Status.CLOSED, 50),
 ]
 PRIORITY_WEIGHTS = [(Priority.LOW, 20), (Priority.MEDIUM, 45), (Priority.HIGH, 25), (Priority.URGENT, 10)]
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]  # str.capitalize would lower "November", "VAT", "API"
 
 
 def _pick(rng: random.Random, weighted: list[tuple[object, int]]) -> object:
@@ -288,16 +309,17 @@ def _play_ticket(
     customer = rng.choice(customers)
     contact = rng.choice(customer.contacts)
     team_name = rng.choice(list(teams))
-    subject_template, tag = rng.choice(SUBJECTS[team_name])
+    subject_template, tag, detail = rng.choice(SUBJECTS[team_name])
     # A quarter of the requests came in over the last three days (a desk's live work), the rest over two months.
     age_days = rng.uniform(0.05, 3) if rng.random() < RECENT_SHARE else rng.uniform(3, 60)
     created = now - timedelta(days=age_days, minutes=rng.randint(0, 600))
     source = rng.choice([Source.EMAIL, Source.EMAIL, Source.PORTAL, Source.WEB])
     clock = created
+    fill = {"n": 40000 + n, "month": created.strftime("%B")}
     ticket = tickets.create_ticket(
         session,
-        subject=subject_template.format(n=40000 + n, month=created.strftime("%B")),
-        body=rng.choice(CUSTOMER_BODIES),
+        subject=subject_template.format(**fill),
+        body=rng.choice(CUSTOMER_BODIES).format(detail=_sentence(detail.format(**fill))),
         source=source,
         sender_email=contact.email if source == Source.EMAIL else None,
         now=created,
