@@ -1449,6 +1449,7 @@ def run_with_timeout(
 SEARCH_PROBES = (
     ("a word in every customer email", "invoice"),
     ("a number found in many texts", "4711"),
+    ("two words, the longer one common", "invoice 4711"),
     ("a ticket number", "#{workspace}"),
     ("two letters (searches no text)", "ab"),
 )
@@ -1468,7 +1469,7 @@ def search_probe(target: Target, runs: int = 5) -> list[str]:
             times.append(time.perf_counter() - start)
         shown = len(_ROW.findall(page))
         shown_as = query.format(workspace="<id>")
-        lines.append(f"{label:<34} q={shown_as:<10} {statistics.median(times) * 1000:9.2f} ms   {shown} rows")
+        lines.append(f"{label:<34} q={shown_as:<13} {statistics.median(times) * 1000:9.2f} ms   {shown} rows")
     return lines
 
 
