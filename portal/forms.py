@@ -36,5 +36,5 @@ class SearchForm(FlaskForm):
         csrf = False  # a GET filter
 
     q = StringField("Search", validators=[Length(max=100)])
-    status = SelectField("Status", choices=[("", "All statuses"), ("open", "Not resolved yet"), ("resolved", "Resolved"),
-                                            ("closed", "Closed")])  # fmt: skip
+    status = SelectField("Status", choices=[("", "All statuses"), ("open", "Not resolved yet"),
+                                            ("resolved", "Resolved"), ("closed", "Closed")])  # fmt: skip

@@ -48,7 +48,9 @@ def _filters(stmt: sa.Select[Any], params: dict[str, Any]) -> sa.Select[Any]:
         if not queues.searches_text(params["q"]) and queues.ticket_number(params["q"]) is None:
             raise ApiError(400, "Some query parameters are not valid.", code="invalid_parameter",
                            fields={"q": queues.SEARCH_HINT})  # fmt: skip
-        stmt = stmt.where(queues.search_clause(params["q"]))
+        dialect = db.session.get_bind().dialect.name
+        lead = queues.search_lead(db.session, params["q"])  # a rare term first, not a common word
+        stmt = stmt.where(queues.search_clause(params["q"], dialect, lead))
     return stmt
 
 

@@ -138,7 +138,10 @@ def test_queue_pages_show_rows_filters_and_keyset_pages(client, db, make, desk) 
      # phrase only as written; terms of different tickets find none.
      ("refund quarterly", {"team"}), ("REFUND widgets", {"team"}), ("jane invoice", {"mine"}),
      ('"totals differ" refund', {"team"}), ('"quarterly differ"', set()), ("invoice outage", set()),
-     ("acme refund", {"team"}), ("acme zq", set())],
+     ("acme refund", {"team"}), ("acme zq", set()),
+     # A quote with no partner is no term; one never closed opens a phrase to the end.
+     ('"refund please', {"team"}), ('refund "', {"team"}), ('refund please"', {"team"}),
+     ('please "quarterly tot', {"team"})],
 )  # fmt: skip
 def test_search_matches_subject_body_contact_and_customer(client, desk, query, expected) -> None:
     login_staff(client, "manager@bluehill.test", PW)
@@ -222,3 +225,13 @@ def test_a_common_leading_term_hands_over_to_a_rarer_one(client, desk, monkeypat
         s for s in seen if "interaction.ticket_id = ticket.id AND interaction.body_text" in s and "WITH found" not in s
     ]
     assert not walked
+
+
+def test_the_api_search_leads_with_a_term_that_finds_few(db, desk, monkeypatch) -> None:
+    monkeypatch.setattr(queues, "SEARCH_MANY_MATCHES", 2)  # "Widgets" (the customer) finds 3 tickets: too many
+    assert queues.search_lead(db, "widgets refund") == "refund"
+    assert queues.search_lead(db, "invoice") == "invoice"  # a single term is not counted first
+    assert queues.search_lead(db, "widgets acme") == "widgets"  # both too common: the longest
+    found = db.scalars(sa.select(Ticket.id).where(queues.search_clause("widgets refund", db.get_bind().dialect.name,
+                                                                       "refund"))).all()  # fmt: skip
+    assert found == [desk["team"].id]

@@ -13,11 +13,14 @@ SEARCH_MAX_CHARS = 100  # of the box's text: longer input is cut, not refused
 SEARCH_MAX_TERMS = 5  # more are ignored: each one adds a condition to every candidate ticket
 SEARCH_MIN_RUN = 3  # a trigram index needs 3 characters in a row (besides LIKE's wildcards)
 
-_TERM = re.compile(r'"([^"]*)"|(\S+)')
+# A phrase runs from a double quote to the next one, or to the end when it is never closed (a query cut at
+# SEARCH_MAX_CHARS, a forgotten quote); a word is anything else between spaces and quotes. A lone quote is no term.
+_TERM = re.compile(r'"([^"]*)(?:"|$)|([^\s"]+)')
 
 
 def search_terms(text: str) -> list[str]:
-    """The distinct terms of a search text, in order: words, or phrases in double quotes; at most SEARCH_MAX_TERMS."""
+    """The distinct terms of a search text, in order: words, or phrases in double quotes; at most SEARCH_MAX_TERMS
+    (the rest are not looked for)."""
     terms: list[str] = []
     for phrase, word in _TERM.findall(text.strip()[:SEARCH_MAX_CHARS]):
         term = " ".join((phrase or word).split())
@@ -39,6 +42,7 @@ def leading_terms(terms: list[str]) -> list[str]:
 
 
 def leading_term(terms: list[str]) -> str | None:
+    """The first of `leading_terms`: the one looked up first, None when no term can be."""
     leads = leading_terms(terms)
     return leads[0] if leads else None
 

@@ -240,10 +240,10 @@ def page(
     their assignees' names. Joined before the LIMIT, the customer was looked up for every candidate row (My
     tickets sorts all of the agent's tickets before it can cut).
 
-    A text search is one statement too: it collects the matching ids through the search indexes, reads the page of
-    those and says how many it found; past SEARCH_MANY_MATCHES (it then read no page) another statement checks the
-    queue's tickets in order instead (`_search_walk`). With several terms (`search_terms`), the ids are collected
-    for one of them and the page checks the others; each term that could lead is tried before the walk.
+    A text search is one statement per term tried: it collects the matching ids of one term through the search
+    indexes, reads the page of those (checking the other terms on them) and says how many it found. Past
+    SEARCH_MANY_MATCHES (it then read no page) the next term that can lead is tried, and after the last one a
+    statement checks the queue's tickets in order instead (`_search_walk`, every term).
     """
     scope = _scope(session, user, scope)
     if key == "all" and not scope.everything:
@@ -276,7 +276,7 @@ def page(
                           also)  # fmt: skip
         if rows[0][-1] <= SEARCH_MANY_MATCHES:  # the count's row is there even with no page
             return [_queue_row(row[:-1], dialect) for row in rows if row[0] is not None]
-        search = "walk"  # every term is common: check the queue's tickets in order instead (with the last lead)
+        search = "walk"  # if no term is left to lead: check the queue's tickets in order (the last lead's values)
     rows = _read_page(session, dialect, user, key, filters, after, limit, scope, search, number, indexed, values,
                       also)  # fmt: skip
     return [_queue_row(row, dialect) for row in rows]
@@ -413,7 +413,7 @@ def parse_cursor(raw: str | None, filters: Filters, key: str) -> tuple[Any, int]
 
 SEARCH_HINT = f"Search for at least {SEARCH_MIN_RUN} characters, or a ticket number such as #42."
 SEARCH_HELP = (
-    "Words are found anywhere in a ticket (subject, messages, contact, customer), each of them; "
+    "Words are found anywhere in a ticket (subject, messages, contact, customer), each of them (up to 5); "
     f'"a phrase" in quotes as written. {SEARCH_HINT}'
 )
 _TICKET_NUMBER = re.compile(r"#?([0-9]{1,9})")
@@ -432,13 +432,31 @@ def searches_text(text: str) -> bool:
     return leading_term(search_terms(text)) is not None
 
 
-def search_clause(text: str, dialect: str = "postgresql") -> sa.ColumnElement[bool]:
+def search_lead(session: Session, text: str) -> str | None:
+    """The term a search clause looks up first: as in the queues (`page`), the first of the `leading_terms` that
+    finds at most SEARCH_MANY_MATCHES tickets (one capped count each: "invoice 4711" leads with 4711 when invoice is
+    everywhere), else the first one."""
+    leads = leading_terms(search_terms(text))
+    if len(leads) < 2:
+        return leads[0] if leads else None
+    dialect = session.get_bind().dialect.name
+    _, total = _found(dialect, dialect == "sqlite" and search_index_ready(session), False)
+    count = sa.select(total.c.n)
+    for lead in leads:
+        n = session.scalar(count, {"q_pattern": like_pattern(lead), "q_limit": SEARCH_MANY_MATCHES + 1})
+        if n is not None and n <= SEARCH_MANY_MATCHES:
+            return lead
+    return leads[0]
+
+
+def search_clause(text: str, dialect: str = "postgresql", lead: str | None = None) -> sa.ColumnElement[bool]:
     """The ticket numbered `text`, or tickets where each term of `text` (`search_terms`) is in the subject, a
-    message body, the contact's name or email or the customer's name (see `_search`); a short query
+    message body, the contact's name or email or the customer's name: `lead` (see `search_lead`; by default the
+    longest term) through the indexes (`_search`), the others checked on each of those tickets; a short query
     (`searches_text`) finds by number only."""
     number = ticket_number(text)
     terms = search_terms(text)
-    lead = leading_term(terms)
+    lead = lead if lead in terms else leading_term(terms)
     if lead is None:
         return Ticket.id == number if number is not None else sa.false()
     found = sa.literal(number, sa.Integer) if number is not None else None

@@ -1,0 +1,39 @@
+"""How a search box's text becomes terms."""
+
+from __future__ import annotations
+
+import pytest
+
+from ticketing.domain.search_terms import SEARCH_MAX_CHARS, leading_term, leading_terms, search_terms
+
+
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("refund november", ["refund", "november"]),
+        ('"card renewal" failed', ["card renewal", "failed"]),
+        ('"card   renewal"', ["card renewal"]),  # a phrase's spaces are one
+        ('"refund please', ["refund please"]),  # never closed: a phrase to the end
+        ('refund "', ["refund"]),  # a lone quote is no term
+        ('refund please"', ["refund", "please"]),
+        ('a"b"c', ["a", "b", "c"]),
+        ('""', []),
+        ("   ", []),
+        ("Refund refund REFUND", ["Refund"]),  # the same word once, whatever its case
+        ("one two three four five six", ["one", "two", "three", "four", "five"]),  # at most five
+        ("#42", ["#42"]),
+    ],
+)
+def test_search_terms(text: str, terms: list[str]) -> None:
+    assert search_terms(text) == terms
+
+
+def test_a_phrase_cut_at_the_length_limit_is_still_a_phrase() -> None:
+    text = "x" * (SEARCH_MAX_CHARS - 8) + ' "card renewal failed"'
+    assert search_terms(text)[-1] == "card r"  # the cut falls inside the phrase, which still counts
+
+
+def test_leading_terms_need_three_characters_in_a_row_besides_wildcards() -> None:
+    assert leading_terms(["to", "invoice", "4711", "a%b_c"]) == ["invoice", "4711"]
+    assert leading_term(["ab", "x%y"]) is None
+    assert leading_term([]) is None
