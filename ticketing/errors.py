@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -27,12 +28,14 @@ AGENT_PREFIXES = ("/admin", "/agent")
 def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:
-        code = exc.code or 500
+        code, page = exc.code or 500, {"title": exc.name, "message": exc.description}
         if request.path.startswith(AGENT_PREFIXES):
-            stock = exc.description == type(exc).description  # not a message of our own (abort(400, "..."))
-            message = AGENT_MESSAGES.get(code, exc.description) if stock else exc.description
-            return render_template("errors/agent_error.html", code=code, title=exc.name, message=message), code
-        return render_template("errors/error.html", code=code, title=exc.name, message=exc.description), code
+            if exc.description == type(exc).description:  # not a message of our own (abort(400, "..."))
+                page["message"] = AGENT_MESSAGES.get(code, exc.description)
+            page["layout"] = "agent/_page.html"
+            if getattr(current_user, "is_staff", False):
+                page["back"] = {"url": url_for("admin.index"), "label": "Back to your queues"}
+        return render_template("errors/error.html", code=code, **page), code
 
     @app.errorhandler(OperationalError)
     def database_down(exc: OperationalError) -> ResponseReturnValue:

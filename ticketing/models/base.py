@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -94,6 +95,16 @@ def read_rows(session: Session, statement: Any, params: dict[str, Any]) -> sa.Cu
     session.execute would."""
     session.flush()
     return session.connection().execute(statement, params)
+
+
+_T = TypeVar("_T")
+
+
+def in_chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    """`items` in slices of at most `size`: the values of one IN (...) list, kept well under the databases'
+    parameter limits."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def insert_for(session: Session) -> Any:

@@ -13,7 +13,6 @@ from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from functools import lru_cache
-from typing import Any
 
 import sqlalchemy as sa
 from mailparser_reply import EmailReplyParser
@@ -36,7 +35,7 @@ from ticketing.models import (
     OutboundStatus,
     Ticket,
 )
-from ticketing.models.base import insert_for
+from ticketing.models.base import in_chunks, insert_for
 from ticketing.services import mail_outbound, routing, tickets
 from ticketing.services.attachments import IncomingFile, store_attachments
 from ticketing.services.enrichment import find_contacts, resolve_contact
@@ -223,14 +222,9 @@ class Known:
 LOOKUP_CHUNK = 1000  # ids per IN list: a batch of 50 messages may name 50 x 200 thread ids
 
 
-def _chunks(items: Sequence[Any]) -> Iterator[list[Any]]:
-    for start in range(0, len(items), LOOKUP_CHUNK):
-        yield list(items[start : start + LOOKUP_CHUNK])
-
-
 def _thread_refs(session: Session, ids: Sequence[str]) -> dict[str, int]:
     refs: dict[str, int] = {}
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids, LOOKUP_CHUNK):
         rows = session.execute(
             sa.select(MailThreadRef.message_id, MailThreadRef.ticket_id).where(MailThreadRef.message_id.in_(chunk))
         )
@@ -253,7 +247,7 @@ def read_ahead(session: Session, batch: Sequence[ParsedEmail], policy: MailPolic
     known = Known(contacts={c.email: c for c in find_contacts(session, senders)})
     known.ask(session, list(dict.fromkeys(i for p in batch for i in thread_ids(p))))
     ticket_ids = {*known.refs.values(), *(i for p in batch for i, _ in _token_tickets(p, policy))}
-    for chunk in _chunks(sorted(ticket_ids)):
+    for chunk in in_chunks(sorted(ticket_ids), LOOKUP_CHUNK):
         query = sa.select(Ticket).where(Ticket.id.in_(chunk)).options(lazyload(Ticket.tag_rows))
         known.held.extend(session.scalars(query))
     return known

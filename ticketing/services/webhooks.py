@@ -45,6 +45,7 @@ from ticketing import events, webhook_http
 from ticketing.domain.vocab import StaffRole
 from ticketing.events import EVENT_TYPES, DomainEvent
 from ticketing.models import Contact, Interaction, Notification, Ticket, User, utcnow
+from ticketing.models.base import in_chunks
 from ticketing.models.webhooks import (
     ACTIVE_STATUSES,
     DeliveryStatus,
@@ -188,16 +189,11 @@ def ticket_snapshot(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def build_snapshots(session: Session, ticket_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     """Snapshots of many tickets in a few batched queries (the SLA sweep emits thousands of events at once)."""
     ids = sorted(set(ticket_ids))
     snapshots: dict[int, dict[str, Any]] = {}
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids, CHUNK):
         tickets = session.scalars(
             sa.select(Ticket)
             .where(Ticket.id.in_(chunk))
@@ -230,7 +226,7 @@ def _author(entry: Interaction) -> dict[str, Any]:
 def interaction_snapshots(session: Session, interaction_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     ids = sorted(set(interaction_ids))
     found: dict[int, dict[str, Any]] = {}
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids, CHUNK):
         entries = session.scalars(
             sa.select(Interaction)
             .where(Interaction.id.in_(chunk))
@@ -322,7 +318,7 @@ def store_outbox(session: Session, pending: list[DomainEvent]) -> None:
         for e in chosen
     ]
     session.execute(sa.insert(WebhookEvent), rows)
-    for chunk in _chunks([e.id for e in chosen]):
+    for chunk in in_chunks([e.id for e in chosen], CHUNK):
         events.defer_job(session, FAN_OUT_JOB, list(chunk))
 
 
@@ -405,7 +401,7 @@ def fan_out(session: Session, event_ids: Sequence[str], *, now: datetime) -> Fan
     subscriptions = session.scalars(
         sa.select(WebhookSubscription).where(WebhookSubscription.enabled).order_by(WebhookSubscription.id)
     ).all()
-    for chunk in _chunks(list(event_ids)):
+    for chunk in in_chunks(list(event_ids), CHUNK):
         claimed = session.scalars(
             sa.update(WebhookEvent)
             .where(WebhookEvent.id.in_(chunk), WebhookEvent.dispatched.is_(False))
@@ -444,7 +440,7 @@ def fan_out(session: Session, event_ids: Sequence[str], *, now: datetime) -> Fan
 def line_heads(session: Session, ticket_ids: Iterable[int]) -> list[int]:
     """Pending deliveries at the head of their (subscription, ticket) line, for these tickets: what to enqueue."""
     heads: list[int] = []
-    for chunk in _chunks(sorted(set(ticket_ids))):
+    for chunk in in_chunks(sorted(set(ticket_ids)), CHUNK):
         rows = session.execute(
             sa.select(
                 WebhookDelivery.id, WebhookDelivery.subscription_id, WebhookDelivery.ticket_id, WebhookDelivery.status
@@ -861,7 +857,7 @@ def recovery(session: Session, *, now: datetime, older_than: timedelta = timedel
     ).all()
     if expired:
         ids = [row.id for row in expired]
-        for chunk in _chunks(ids):
+        for chunk in in_chunks(ids, CHUNK):
             session.execute(
                 sa.update(WebhookDelivery)
                 .where(
