@@ -149,6 +149,37 @@ def test_search_matches_subject_body_contact_and_customer(client, desk, query, e
     assert set(shown_ids(page)) == {desk[k].id for k in expected}
 
 
+@pytest.mark.parametrize("many", [queues.SEARCH_MANY_MATCHES, 0])  # 0: every search walks the queue
+def test_a_whole_address_finds_its_contact_not_a_longer_one(client, db, make, desk, monkeypatch, many) -> None:
+    """jane@acme.example is Jane: not mary.jane@acme.example, whose address contains hers; a message that mentions
+    Jane's address is found too. Part of an address is still looked for as text."""
+    acme = desk["mine"].customer
+    mary = make.contact(acme, email="mary.jane@acme.example", name="Mary")
+    made = {"mary": make.ticket(contact=mary, subject="Login fails"),
+            "mention": make.ticket(subject="Forwarded", body="Please call Jane@Acme.example back")}  # fmt: skip
+    db.commit()
+    ids = {**{k: desk[k].id for k in ("mine", "team", "inbox", "other")}, **{k: t.id for k, t in made.items()}}
+    monkeypatch.setattr(queues, "SEARCH_MANY_MATCHES", many)
+    login_staff(client, "manager@bluehill.test", PW)
+    dialect = db.get_bind().dialect.name
+    expected = {
+        "jane@acme.example": {"mine", "team", "inbox", "mention"},
+        "JANE@ACME.EXAMPLE": {"mine", "team", "inbox", "mention"},
+        "mary.jane@acme.example": {"mary"},
+        "jane@acme": {"mine", "team", "inbox", "mention", "mary"},
+        "@acme.example": {"mine", "team", "inbox", "mention", "mary"},
+        "login jane@acme.example": set(),
+        "refund jane@acme.example": {"team"},
+        "jane@acme.example forwarded": {"mention"},
+    }
+    for query, keys in expected.items():
+        page = client.get("/admin/queues/all", query_string={"q": query}).get_data(as_text=True)
+        assert set(shown_ids(page)) == {ids[k] for k in keys}, query
+        lead = queues.search_lead(db, query)
+        found = db.scalars(sa.select(Ticket.id).where(queues.search_clause(query, dialect, lead))).all()
+        assert set(found) == {ids[k] for k in keys}, query  # the API's search
+
+
 def queue_row(now: datetime, status: Status = Status.OPEN, **kw) -> queues.QueueRow:
     values = {"due_date": None, "resolved_at": None, "sla_breach_at": None, **kw}
     return queues.QueueRow(1, "s", status, Priority.LOW, now, now, assigned_team_id=None, customer_name=None,

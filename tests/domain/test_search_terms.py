@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ticketing.domain.search_terms import SEARCH_MAX_CHARS, leading_term, leading_terms, search_terms
+from ticketing.domain.search_terms import (
+    SEARCH_MAX_CHARS,
+    address_term,
+    leading_term,
+    leading_terms,
+    search_terms,
+)
 
 
 @pytest.mark.parametrize(
@@ -37,3 +43,14 @@ def test_leading_terms_need_three_characters_in_a_row_besides_wildcards() -> Non
     assert leading_terms(["to", "invoice", "4711", "a%b_c"]) == ["invoice", "4711"]
     assert leading_term(["ab", "x%y"]) is None
     assert leading_term([]) is None
+
+
+@pytest.mark.parametrize(
+    ("term", "address"),
+    [("ann@acme.com", "ann@acme.com"), ("Ann@Acme.COM", "ann@acme.com"), ("john_doe@mail.co.uk", "john_doe@mail.co.uk"),
+     # Parts of an address, and what only looks like one, are text to look for.
+     ("@acme.com", None), ("ann@acme", None), ("ann@acme.com.", None), ("a@b@c.com", None), ("%@acme.com", None),
+     ("<ann@acme.com>", None), ("invoice", None)],
+)  # fmt: skip
+def test_a_whole_address_is_an_address_term(term: str, address: str | None) -> None:
+    assert address_term(term) == address

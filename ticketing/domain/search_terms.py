@@ -3,6 +3,9 @@
 "refund november" finds the tickets that mention both words, wherever each one is (the subject, any message, the
 contact, the customer), as agents expect from a help desk; searched as one string it found only the tickets where
 the two words stand side by side. Double quotes keep a phrase together: `"card renewal" failed`.
+
+A term that is a whole email address names a person: it finds the tickets of the contact with that address (not of
+joann@acme.com for ann@acme.com, as a substring would) and the subjects and messages that mention it (`address_term`).
 """
 
 from __future__ import annotations
@@ -45,6 +48,16 @@ def leading_term(terms: list[str]) -> str | None:
     """The first of `leading_terms`: the one looked up first, None when no term can be."""
     leads = leading_terms(terms)
     return leads[0] if leads else None
+
+
+# A whole address: something@domain.tld, without LIKE's % (an "_" in an address is taken as written).
+_ADDRESS = re.compile(r"[^\s@%<>\"]+@[^\s@%<>\"]+\.[^\s@%<>\".]+")
+
+
+def address_term(term: str) -> str | None:
+    """The email address a term is, lowercased as contacts' addresses are stored; None for anything else (a part
+    of an address such as "@acme.com" or "ann@acme" is looked for as text, in contacts' addresses too)."""
+    return term.lower() if _ADDRESS.fullmatch(term) else None
 
 
 def like_pattern(term: str) -> str:

@@ -23,7 +23,14 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from ticketing.domain.lifecycle import ACTIVE, Status
-from ticketing.domain.search_terms import SEARCH_MIN_RUN, leading_term, leading_terms, like_pattern, search_terms
+from ticketing.domain.search_terms import (
+    SEARCH_MIN_RUN,
+    address_term,
+    leading_term,
+    leading_terms,
+    like_pattern,
+    search_terms,
+)
 from ticketing.domain.vocab import Priority, Tier
 from ticketing.models import Contact, Customer, Interaction, Team, Ticket, TicketTag, User, ticket_assignees
 from ticketing.models.base import read_rows
@@ -269,8 +276,9 @@ def page(
     # One term is looked up through the indexes, the others are checked on the tickets it finds (`_search_walk`,
     # each anywhere in a ticket). When it finds too many (a common word), the next one is tried: "invoice 4711".
     for lead in leads:
-        values["q_pattern"] = like_pattern(lead)
-        values.update((f"q_also_{i}", like_pattern(t)) for i, t in enumerate(t for t in terms if t != lead))
+        values["q_pattern"], values["q_exact"] = like_pattern(lead), address_term(lead)
+        for i, term in enumerate(t for t in terms if t != lead):
+            values[f"q_also_{i}"], values[f"q_also_exact_{i}"] = like_pattern(term), address_term(term)
         values["q_limit"], values["q_many"] = SEARCH_MANY_MATCHES + 1, SEARCH_MANY_MATCHES
         rows = _read_page(session, dialect, user, key, filters, after, limit, scope, "ids", number, indexed, values,
                           also)  # fmt: skip
@@ -319,7 +327,8 @@ def _page_statement(
     """`search`: None, "number" (the ticket q_number), "ids" (the tickets matching q_pattern, and q_number when
     `number`, collected first: `_found`; none when they are more than q_many; each row, and a row of nulls when
     there is no page, ends with how many were found) or "walk" (every ticket checked against them: `_search_walk`).
-    With either, each of the `also` other terms (q_also_0, ...) must match the ticket too.
+    With either, each of the `also` other terms (q_also_0, ...) must match the ticket too. Each term comes with its
+    address (q_exact, q_also_exact_0, ...: `address_term`, NULL when it is none).
     """
     column, descending = _order(filters.sort, key)
     stmt = sa.select(*_TICKET_COLUMNS, Ticket.customer_id, column.label("sort_key")).where(
@@ -348,9 +357,9 @@ def _page_statement(
         stmt = stmt.where(sa.select(total.c.n).scalar_subquery() <= sa.bindparam("q_many", type_=sa.Integer))
     elif search == "walk":
         found = sa.bindparam("q_number", type_=sa.Integer) if number else None
-        stmt = stmt.where(_search_walk(sa.bindparam("q_pattern", type_=sa.String), dialect, found))
+        stmt = stmt.where(_search_walk(*_term_params("q_pattern", "q_exact"), dialect, found))
     for i in range(also if search in ("ids", "walk") else 0):
-        stmt = stmt.where(_search_walk(sa.bindparam(f"q_also_{i}", type_=sa.String), dialect))
+        stmt = stmt.where(_search_walk(*_term_params(f"q_also_{i}", f"q_also_exact_{i}"), dialect))
     if key == "breaching" or filters.sort == "due":
         stmt = stmt.where(Ticket.due_date.is_not(None))  # ordering by time left needs a clock
     if after is not None:
@@ -443,7 +452,8 @@ def search_lead(session: Session, text: str) -> str | None:
     _, total = _found(dialect, dialect == "sqlite" and search_index_ready(session), False)
     count = sa.select(total.c.n)
     for lead in leads:
-        n = session.scalar(count, {"q_pattern": like_pattern(lead), "q_limit": SEARCH_MANY_MATCHES + 1})
+        values = {"q_pattern": like_pattern(lead), "q_exact": address_term(lead), "q_limit": SEARCH_MANY_MATCHES + 1}
+        n = session.scalar(count, values)
         if n is not None and n <= SEARCH_MANY_MATCHES:
             return lead
     return leads[0]
@@ -460,16 +470,29 @@ def search_clause(text: str, dialect: str = "postgresql", lead: str | None = Non
     if lead is None:
         return Ticket.id == number if number is not None else sa.false()
     found = sa.literal(number, sa.Integer) if number is not None else None
-    others = [_search_walk(sa.literal(like_pattern(t), sa.String), dialect) for t in terms if t != lead]
-    return sa.and_(_search(sa.literal(like_pattern(lead), sa.String), dialect, number=found), *others)
+    others = [_search_walk(*_term_literals(t), dialect) for t in terms if t != lead]
+    return sa.and_(_search(*_term_literals(lead), dialect, number=found), *others)
 
 
-def _search(pattern: Any, dialect: str, indexed: bool = False, number: Any = None) -> sa.ColumnElement[bool]:
+def _term_params(pattern: str, exact: str) -> tuple[Any, Any]:
+    """A term's two parameters: its LIKE pattern and its address (`address_term`, or NULL)."""
+    return sa.bindparam(pattern, type_=sa.String), sa.bindparam(exact, type_=sa.String)
+
+
+def _term_literals(term: str) -> tuple[Any, Any]:
+    return sa.literal(like_pattern(term), sa.String), sa.literal(address_term(term), sa.String)
+
+
+def _search(
+    pattern: Any, exact: Any, dialect: str, indexed: bool = False, number: Any = None
+) -> sa.ColumnElement[bool]:
     """The tickets a text query matches, as one condition: `Ticket.id IN` the UNION of `_search_arms`."""
-    return Ticket.id.in_(sa.union(*_search_arms(pattern, dialect, indexed, number)))
+    return Ticket.id.in_(sa.union(*_search_arms(pattern, exact, dialect, indexed, number)))
 
 
-def _search_arms(pattern: Any, dialect: str, indexed: bool = False, number: Any = None) -> list[sa.Select[Any]]:
+def _search_arms(
+    pattern: Any, exact: Any, dialect: str, indexed: bool = False, number: Any = None
+) -> list[sa.Select[Any]]:
     """The ids of each kind of match, each looked up on its own through its own index (trigram indexes on
     PostgreSQL), instead of OR-ing the conditions into the ticket scan: with an OR, no index can serve, and
     every page read every ticket and every message body.
@@ -481,7 +504,8 @@ def _search_arms(pattern: Any, dialect: str, indexed: bool = False, number: Any 
 
     With `indexed` (SQLite with the trigram indexes of bodies and subjects, see SEARCH_INDEX_DDL) those come
     through the indexes: the same LIKE on their virtual tables, which find candidates by trigram and check them.
-    With `number`, the ticket with that id matches too.
+    With `number`, the ticket with that id matches too. With `exact` (the term is an address), the contact with that
+    address is looked up by it, and customers' names are not searched (see `_matching_contacts`).
     """
     matching = _matching(pattern, dialect)
     if indexed:
@@ -494,8 +518,8 @@ def _search_arms(pattern: Any, dialect: str, indexed: bool = False, number: Any 
     return [
         by_subject,
         by_body,
-        sa.select(Ticket.id).where(Ticket.primary_contact_id.in_(_matching_contacts(matching, dialect))),
-        sa.select(Ticket.id).where(Ticket.customer_id.in_(_matching_customers(matching))),
+        sa.select(Ticket.id).where(Ticket.primary_contact_id.in_(_matching_contacts(matching, exact, dialect))),
+        sa.select(Ticket.id).where(exact.is_(None), Ticket.customer_id.in_(_matching_customers(matching))),
         *([sa.select(Ticket.id).where(Ticket.id == number)] if number is not None else []),
     ]
 
@@ -511,11 +535,17 @@ def _matching_customers(matching: Callable[[Any], sa.ColumnElement[bool]]) -> sa
     return sa.select(Customer.id).where(matching(Customer.name))
 
 
-def _matching_contacts(matching: Callable[[Any], sa.ColumnElement[bool]], dialect: str) -> Any:
+def _matching_contacts(matching: Callable[[Any], sa.ColumnElement[bool]], exact: Any, dialect: str) -> Any:
+    """The contacts a term finds: the one with its address when it is one (`exact`: through the unique index; a
+    substring found joann@acme.com for ann@acme.com, and read every contact on SQLite), else those with the term in
+    their address or name. `exact IS NULL` is the same for every row: both databases test it once per statement."""
+    by_address = sa.select(Contact.id).where(Contact.email == exact)
+    text = exact.is_(None)
     email, name = matching(Contact.email), matching(Contact.name)
     if dialect == "postgresql":  # apart: OR-ed, the planner costed the two index scans above one pass over the table
-        return sa.union(sa.select(Contact.id).where(email), sa.select(Contact.id).where(name))
-    return sa.select(Contact.id).where(sa.or_(email, name))  # no index: one pass over the contacts, not two
+        return sa.union(by_address, sa.select(Contact.id).where(text, email), sa.select(Contact.id).where(text, name))
+    # No index for a substring: one pass over the contacts, not two.
+    return sa.union_all(by_address, sa.select(Contact.id).where(text, sa.or_(email, name)))
 
 
 # A query matching more tickets than this is common (a word in most messages): collecting and sorting every match
@@ -529,14 +559,14 @@ SEARCH_MANY_MATCHES = 20000
 def _found(dialect: str, indexed: bool, number: bool) -> tuple[sa.CTE, sa.CTE]:
     """`found`: at most SEARCH_MANY_MATCHES + 1 (q_limit) ids of matching tickets, repeated when a ticket matches
     twice (UNION ALL under a LIMIT stops reading once there are too many); `total`: how many, one row."""
-    pattern = sa.bindparam("q_pattern", type_=sa.String)
     found_number = sa.bindparam("q_number", type_=sa.Integer) if number else None
-    arms = sa.union_all(*_search_arms(pattern, dialect, indexed, found_number)).subquery("arms")
-    found = sa.select(arms.c[0].label("id")).limit(sa.bindparam("q_limit", type_=sa.Integer)).cte("found")
+    arms = sa.union_all(*_search_arms(*_term_params("q_pattern", "q_exact"), dialect, indexed, found_number))
+    limit = sa.bindparam("q_limit", type_=sa.Integer)
+    found = sa.select(arms.subquery("arms").c[0].label("id")).limit(limit).cte("found")
     return found, sa.select(sa.func.count().label("n")).select_from(found).cte("total")
 
 
-def _search_walk(pattern: Any, dialect: str, number: Any = None) -> sa.ColumnElement[bool]:
+def _search_walk(pattern: Any, exact: Any, dialect: str, number: Any = None) -> sa.ColumnElement[bool]:
     """The same matches as `_search`, checked ticket by ticket (for a query matching many: see
     SEARCH_MANY_MATCHES); the planner walks the queue's order and stops after a page."""
     matching = _matching(pattern, dialect)
@@ -544,8 +574,8 @@ def _search_walk(pattern: Any, dialect: str, number: Any = None) -> sa.ColumnEle
     return sa.or_(
         matching(Ticket.subject),
         body,
-        Ticket.primary_contact_id.in_(_matching_contacts(matching, dialect)),
-        Ticket.customer_id.in_(_matching_customers(matching)),
+        Ticket.primary_contact_id.in_(_matching_contacts(matching, exact, dialect)),
+        sa.and_(exact.is_(None), Ticket.customer_id.in_(_matching_customers(matching))),
         *([Ticket.id == number] if number is not None else []),
     )
 
