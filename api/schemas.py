@@ -33,8 +33,8 @@ TICKET_QUERY = Query(
             min_length=1,
             max_length=100,
             description="a ticket number (42 or #42), or words to find in the subject, messages, contact or customer: "
-            'each word anywhere in the ticket, "a phrase" in quotes as written; one of at least 3 characters '
-            "(staff tokens only)",
+            'each word anywhere in the ticket, "a phrase" in quotes as written, a whole email address as that '
+            "contact's; one of at least 3 characters (staff tokens only)",
         ),
         "sort": F("string", enum=SORTS, description="default -updated_at; a leading - sorts descending"),
         "cursor": CURSOR,
