@@ -72,6 +72,8 @@ report).
 Search probe (informational, no aim: no indexed baseline does what these do): the manager's All queue searched for
 a word in every customer email ("invoice": the page walks the queue), a number found in many texts ("4711": the
 matching ids, then their page), a ticket number ("#<id>") and two letters ("ab": no text searched); median of 5.
+Beside them the manager's My tickets, which is empty (nothing is assigned to the manager): a queue holding under a
+page is walked to its end, through every active ticket.
 
 Assignee history probe (without --assignee-history): adds the ticket_assignee rows of the resolved/closed tickets,
 then runs the queue-menu count statement (a queue page's cache miss) and the Mine/Unassigned page queries once,
@@ -1459,8 +1461,10 @@ def search_probe(target: Target, runs: int = 5) -> list[str]:
     """The manager's All queue searched for each SEARCH_PROBES query: median server time of `runs` requests after
     one untimed, and the rows shown."""
     client, lines = target.clients["manager"], []
-    for label, query in SEARCH_PROBES:
-        path = "/admin/queues/all?" + urlencode({"q": query.format(workspace=target.fill.workspace_id)})
+    paths = [("/admin/queues/all?" + urlencode({"q": query.format(workspace=target.fill.workspace_id)}), label,
+              "q=" + query.format(workspace="<id>")) for label, query in SEARCH_PROBES]  # fmt: skip
+    paths.append(("/admin/queues/mine", "an empty queue (the manager's own)", "My tickets"))
+    for path, label, shown_as in paths:
         page = client.get(path).get_data(as_text=True)
         times = []
         for _ in range(runs):
@@ -1468,8 +1472,7 @@ def search_probe(target: Target, runs: int = 5) -> list[str]:
             client.get(path)
             times.append(time.perf_counter() - start)
         shown = len(_ROW.findall(page))
-        shown_as = query.format(workspace="<id>")
-        lines.append(f"{label:<34} q={shown_as:<13} {statistics.median(times) * 1000:9.2f} ms   {shown} rows")
+        lines.append(f"{label:<34} {shown_as:<15} {statistics.median(times) * 1000:9.2f} ms   {shown} rows")
     return lines
 
 
@@ -1646,7 +1649,7 @@ def report_target(target: Target) -> None:
             print(f"    {line}")
     if target.searches:
         size = f"{target.fill.tickets:,} tickets"
-        print(f"\nsearch probe ({target.backend}, {size}; the manager's All queue, median of 5 requests):")
+        print(f"\nsearch probe ({target.backend}, {size}; the manager's All queue, then My tickets, median of 5):")
         for line in target.searches:
             print(f"  {line}")
     if target.history:
