@@ -48,9 +48,18 @@ def test_leading_terms_need_three_characters_in_a_row_besides_wildcards() -> Non
 @pytest.mark.parametrize(
     ("term", "address"),
     [("ann@acme.com", "ann@acme.com"), ("Ann@Acme.COM", "ann@acme.com"), ("john_doe@mail.co.uk", "john_doe@mail.co.uk"),
+     ("ann+billing@eu.acme.com", "ann+billing@eu.acme.com"),
+     # As pasted from a mail client or a sentence.
+     ("<ann@acme.com>", "ann@acme.com"), ("(Ann@acme.com),", "ann@acme.com"), ("mailto:ann@acme.com", "ann@acme.com"),
+     ("ann@acme.com.", "ann@acme.com"), ("'ann@acme.com';", "ann@acme.com"),
      # Parts of an address, and what only looks like one, are text to look for.
-     ("@acme.com", None), ("ann@acme", None), ("ann@acme.com.", None), ("a@b@c.com", None), ("%@acme.com", None),
-     ("<ann@acme.com>", None), ("invoice", None)],
+     ("@acme.com", None), ("ann@acme", None), ("a@b@c.com", None), ("%@acme.com", None), ("ann@acme.", None),
+     ("ann,bob@acme.com", None), ("invoice", None)],
 )  # fmt: skip
 def test_a_whole_address_is_an_address_term(term: str, address: str | None) -> None:
     assert address_term(term) == address
+
+
+def test_a_pasted_address_becomes_the_bare_address() -> None:
+    assert search_terms("(Jane@Acme.example), refund") == ["jane@acme.example", "refund"]
+    assert search_terms("<jane@acme.example> jane@acme.example") == ["jane@acme.example"]  # the same term once

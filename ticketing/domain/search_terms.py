@@ -27,6 +27,7 @@ def search_terms(text: str) -> list[str]:
     terms: list[str] = []
     for phrase, word in _TERM.findall(text.strip()[:SEARCH_MAX_CHARS]):
         term = " ".join((phrase or word).split())
+        term = address_term(term) or term  # a pasted "<ann@acme.com>," is the address
         if term and term.lower() not in (t.lower() for t in terms):
             terms.append(term)
     return terms[:SEARCH_MAX_TERMS]
@@ -50,14 +51,19 @@ def leading_term(terms: list[str]) -> str | None:
     return leads[0] if leads else None
 
 
-# A whole address: something@domain.tld, without LIKE's % (an "_" in an address is taken as written).
-_ADDRESS = re.compile(r"[^\s@%<>\"]+@[^\s@%<>\"]+\.[^\s@%<>\".]+")
+# A whole address: something@domain.tld, without LIKE's % (an "_" in an address is taken as written); what often
+# comes with a pasted one around it: brackets, quotes, a comma, a full stop, "mailto:".
+_ADDRESS = re.compile(r"[^\s@%<>()\[\],;:\"]+@[^\s@%<>()\[\],;:\"]+\.[^\s@%<>()\[\],;:\".]+")
+_AROUND_ADDRESS = "()[]<>{},;:.'\""
 
 
 def address_term(term: str) -> str | None:
-    """The email address a term is, lowercased as contacts' addresses are stored; None for anything else (a part
-    of an address such as "@acme.com" or "ann@acme" is looked for as text, in contacts' addresses too)."""
-    return term.lower() if _ADDRESS.fullmatch(term) else None
+    """The email address a term is, bare and lowercased as contacts' addresses are stored; None for anything else
+    (a part of an address such as "@acme.com" or "ann@acme" is looked for as text, in contacts' addresses too)."""
+    bare = term.strip(_AROUND_ADDRESS)
+    if bare[:7].lower() == "mailto:":
+        bare = bare[7:]
+    return bare.lower() if _ADDRESS.fullmatch(bare) else None
 
 
 def like_pattern(term: str) -> str:
