@@ -32,3 +32,26 @@ def test_migrations_match_models(fresh_database_url) -> None:
     # SQLite: the body search index (no model) with its triggers; PostgreSQL has its trigram index instead.
     expected = {*queues.SEARCH_INDEXES, *queues.SEARCH_INDEX_TRIGGERS} if url.startswith("sqlite") else set()
     assert expected <= search_index and (expected or not search_index), search_index
+
+
+def test_contact_emails_are_lowercased_where_no_other_contact_has_the_address(fresh_database_url) -> None:
+    url = fresh_database_url()
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
+    with app.app_context():
+        upgrade(revision="9e4f2a7c1d36")
+        rows = {1: "Ann@Acme.example", 2: " bob@acme.example", 3: "BOB@acme.example ", 4: "cy@acme.example",
+                5: "Dee@Acme.example", 6: "dee@acme.example"}  # fmt: skip
+        with db.engine.begin() as conn:
+            for contact_id, email in rows.items():
+                conn.execute(
+                    sa.text("INSERT INTO contact (id, name, email, portal_role, portal_enabled, created_at) "
+                            "VALUES (:id, '', :email, 'customer', false, CURRENT_TIMESTAMP)"),
+                    {"id": contact_id, "email": email},
+                )  # fmt: skip
+        upgrade()
+        with db.engine.connect() as conn:
+            emails = dict(conn.execute(sa.text("SELECT id, email FROM contact")).all())
+        db.engine.dispose()
+    # 3 would be bob@acme.example too, which 2 took first; 5 clashes with 6: both keep what they had.
+    assert emails == {1: "ann@acme.example", 2: "bob@acme.example", 3: "BOB@acme.example ", 4: "cy@acme.example",
+                      5: "Dee@Acme.example", 6: "dee@acme.example"}  # fmt: skip
