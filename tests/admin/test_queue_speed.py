@@ -182,6 +182,41 @@ def test_a_whole_address_finds_its_contact_not_a_longer_one(client, db, make, de
         assert set(found) == {ids[k] for k in keys}, query  # the API's search
 
 
+def test_long_lists_are_scoped_without_a_total_and_sort_by_indexed_columns(client, db, make, desk) -> None:
+    """Tickets, Timeline and Time entries: an agent sees the rows of the tickets they may open (an EXISTS per row),
+    a manager every row (no condition at all); no list counts its rows; a sort no index serves is ignored."""
+    from ticketing.services import timelog
+
+    now = datetime.now(UTC)
+    mine = make.ticket(subject="Ledger export", body="BILLING-ROW-7 please", team=desk["billing"])
+    theirs = make.ticket(subject="Pager storm", body="PLATFORM-ROW-9 please", team=desk["platform"])
+    timelog.log_time(db, mine, user=desk["agent"], minutes=17, now=now, note="BILLING-TIME-7")
+    timelog.log_time(db, theirs, user=desk["manager"], minutes=19, now=now, note="PLATFORM-TIME-9")
+    db.commit()
+    pages = {"agent@bluehill.test": ({"BILLING"}, {"PLATFORM"}),
+             "manager@bluehill.test": ({"BILLING", "PLATFORM"}, set())}  # fmt: skip
+    for email, (shown, hidden) in pages.items():
+        client.get("/agent/logout")
+        login_staff(client, email, PW)
+        with sql_statements(only="SELECT") as seen:
+            timeline = client.get("/admin/interactions/").get_data(as_text=True)
+            times = client.get("/admin/time_entries/").get_data(as_text=True)
+            listed = client.get("/admin/tickets/").get_data(as_text=True)
+        assert not [s for s in seen if "count(" in s.lower()], email  # no totals
+        for team in shown:
+            assert f"{team}-ROW" in timeline and f"{team}-TIME" in times, (email, team)
+        for team in hidden:
+            assert f"{team}-ROW" not in timeline and f"{team}-TIME" not in times, (email, team)
+        assert ("Pager storm" in listed) == ("PLATFORM" in shown) and "Ledger export" in listed
+    with sql_statements(only="SELECT") as seen:
+        for n in range(8):  # every column's sort link, and beyond
+            assert client.get(f"/admin/tickets/?sort={n}&desc=1").status_code == 200
+    listed_sql = [re.sub(r"\s+", " ", s) for s in seen if "FROM ticket" in s and "ORDER BY" in s]
+    orders = {s.rpartition("ORDER BY ")[2].split(" LIMIT")[0] for s in listed_sql}
+    unindexed = [o for o in orders if re.search(r"ticket\.(subject|priority|due_date)", o)]
+    assert not unindexed and any("ticket.status" in o for o in orders), orders
+
+
 # What ANALYZE says of a 100,000-ticket desk (bench/agent.py's fill, assignees of the closed tickets included):
 # ~2 % active, and a status index that, by its averages, holds a sixth of the tickets per status.
 DESK_STATISTICS = [

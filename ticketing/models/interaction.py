@@ -22,6 +22,8 @@ class Interaction(Base):
     __tablename__ = "interaction"
     __table_args__ = (
         sa.Index("ix_interaction_ticket_created", "ticket_id", "created_at", "id"),
+        # The agents' Timeline list, newest first: without it a page sorted every interaction (2.5 s at 2M).
+        sa.Index("ix_interaction_created_id", "created_at", "id"),
         trigram_index("ix_interaction_body_trgm", "body_text"),
     )
 

@@ -60,6 +60,8 @@ class Ticket(Base):
         sa.Index("ix_ticket_status_updated", "status", "updated_at"),
         # The managers' All queue and its keyset pages: ORDER BY updated_at DESC, id DESC without a sort.
         sa.Index("ix_ticket_updated_id", "updated_at", "id"),
+        # Newest first (the queues' "Newest" sort, the API's sort=created_at): without it every ticket was sorted.
+        sa.Index("ix_ticket_created_id", "created_at", "id"),
         # A customer's tickets, newest first; with the id they also answer search's "tickets of the customers
         # named ..." from the index alone (as ix_ticket_contact_id does for "tickets of the contacts named ...":
         # reading each matching ticket's row for its id took half of a contact search's id collection).
@@ -207,7 +209,10 @@ class SlaPause(Base):
 class TimeEntry(Base):
     __tablename__ = "time_entry"
     # Minutes per ticket (and per customer through its tickets) from the index alone on PostgreSQL.
-    __table_args__ = (sa.Index("ix_time_entry_ticket_minutes", "ticket_id", postgresql_include=["minutes"]),)
+    __table_args__ = (
+        sa.Index("ix_time_entry_ticket_minutes", "ticket_id", postgresql_include=["minutes"]),
+        sa.Index("ix_time_entry_work_date_id", "work_date", "id"),  # the Time entries list, newest first
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("ticket.id", ondelete="CASCADE"))
