@@ -150,7 +150,10 @@ class InteractionView(TeamScopedMixin, StaffModelView):
     column_filters = ["type", "ticket_id"]
     column_default_sort = ("created_at", True)
     column_sortable_list = ["ticket_id", "created_at"]
-    column_formatters = {"body_text": lambda v, c, m, n: (m.body_text or "")[:120]}
+    column_labels = {"ticket_id": "Ticket", "author_user": "Staff", "author_contact": "Contact", "body_text": "Text"}
+    # The timeline's own words ("Internal note", "Message from customer"), not the stored value (INTERNAL_NOTE).
+    column_formatters = {"type": lambda v, c, m, n: m.label, "body_text": lambda v, c, m, n: (m.body_text or "")[:120]}
+    column_formatters_detail = {"type": lambda v, c, m, n: m.label}
 
 
 class InboundMessageView(AdminOnlyModelView):

@@ -203,6 +203,7 @@ def test_long_lists_are_scoped_without_a_total_and_sort_by_indexed_columns(clien
             times = client.get("/admin/time_entries/").get_data(as_text=True)
             listed = client.get("/admin/tickets/").get_data(as_text=True)
         assert not [s for s in seen if "count(" in s.lower()], email  # no totals
+        assert "Message from customer" in timeline and not re.search(r'"col-type">\s*EMAIL_', timeline)
         for team in shown:
             assert f"{team}-ROW" in timeline and f"{team}-TIME" in times, (email, team)
         for team in hidden:
