@@ -102,6 +102,15 @@ class TicketingFilterConverter(FilterConverter):
     def conv_utc_datetime(self, column: Any, name: str, **kwargs: Any) -> Any:
         return self.conv_datetime(column, name, **kwargs)
 
+    @filters.convert("enum")
+    def conv_enum(self, column: Any, name: str, options: Any = None, **kwargs: Any) -> Any:
+        # The filters look a value up by member name; Flask-Admin offered the stored values ("open"), so picking
+        # one from the list answered "Invalid Filter Value". Offer the names, shown by their labels ("Open").
+        members = getattr(column.type, "enum_class", None)
+        if not options and members is not None:
+            options = [(member.name, str(getattr(member, "label", member.name))) for member in members]
+        return super().conv_enum(column, name, options, **kwargs)
+
 
 def _label(view: Any, value: Enum, name: str) -> str:
     return str(getattr(value, "label", value.name))
