@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
 from flask import abort, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
+from flask_admin import form as admin_form
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_admin.contrib.sqla.filters import FilterConverter
+from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.model import filters, typefmt
+from flask_admin.model.form import converts
 from flask_login import current_user
 from werkzeug.exceptions import Forbidden
+from wtforms import validators
 
 from ticketing.domain.vocab import StaffRole
 from ticketing.redirects import has_control_characters
@@ -87,6 +91,27 @@ class EnumNotInListFilter(_MemberOnly, sqla_filters.EnumFilterNotInList):
     pass
 
 
+def _as_utc(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    if isinstance(value, list | tuple):
+        return type(value)(_as_utc(v) for v in value)
+    return value
+
+
+class _UtcValue:
+    """A date-time filter's value is UTC, like the column (the form's value has no zone): a naive one was refused
+    by UTCDateTime, and every date filter answered 500."""
+
+    def clean(self, value: Any) -> Any:
+        return _as_utc(super().clean(value))  # type: ignore[misc]
+
+
+_UTC_DATETIME_FILTERS = tuple(
+    type(f"Utc{cls.__name__}", (_UtcValue, cls), {}) for cls in FilterConverter.datetime_filters
+)
+
+
 class TicketingFilterConverter(FilterConverter):
     """Our UTCDateTime columns filter like any datetime column; enum filters refuse non-members as invalid."""
 
@@ -100,7 +125,7 @@ class TicketingFilterConverter(FilterConverter):
 
     @filters.convert("utcdatetime")
     def conv_utc_datetime(self, column: Any, name: str, **kwargs: Any) -> Any:
-        return self.conv_datetime(column, name, **kwargs)
+        return [flt(column, name, **kwargs) for flt in _UTC_DATETIME_FILTERS]
 
     @filters.convert("enum")
     def conv_enum(self, column: Any, name: str, options: Any = None, **kwargs: Any) -> Any:
@@ -110,6 +135,28 @@ class TicketingFilterConverter(FilterConverter):
         if not options and members is not None:
             options = [(member.name, str(getattr(member, "label", member.name))) for member in members]
         return super().conv_enum(column, name, options, **kwargs)
+
+
+class TicketingModelConverter(AdminModelConverter):
+    """Form fields for our enums (stored by value, models.base.str_enum): the values to choose from, shown by their
+    labels, with the stored member chosen. Flask-Admin compared the stored member's name (PREMIUM) with the values
+    (premium), so every edit page showed the first choice, and saving the form unchanged overwrote the record."""
+
+    @converts("sqlalchemy.sql.sqltypes.Enum")
+    def convert_enum(self, column: Any, field_args: Any, **extra: Any) -> Any:
+        members = getattr(column.type, "enum_class", None)
+        if members is None:
+            return super().convert_enum(column, field_args, **extra)
+        choices = [(m.value, str(getattr(m, "label", m.value))) for m in members]
+        accepted: list[Any] = [value for value, _label in choices]
+        if column.nullable:
+            field_args["allow_blank"] = True
+            accepted.append(None)
+        self._nullable_common(column, field_args)
+        field_args["choices"] = choices
+        field_args["validators"].append(validators.AnyOf(accepted))
+        field_args["coerce"] = lambda v: v.value if isinstance(v, Enum) else v if v is None else str(v)
+        return admin_form.Select2Field(**field_args)
 
 
 def _label(view: Any, value: Enum, name: str) -> str:
@@ -127,6 +174,7 @@ DETAIL_TYPE_FORMATTERS = {Enum: _label, datetime: _when, **typefmt.DETAIL_FORMAT
 
 class StaffModelView(GatedMixin, ModelView):
     page_size = 50
+    model_form_converter = TicketingModelConverter
     column_type_formatters = TYPE_FORMATTERS
     column_type_formatters_detail = DETAIL_TYPE_FORMATTERS
     filter_converter = TicketingFilterConverter()

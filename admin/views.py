@@ -233,8 +233,9 @@ class RoutingRuleView(AdminOnlyModelView):
     column_list = ["position", "name", "active", "stop_processing", "set_team", "set_priority", "auto_assign"]
     column_default_sort = ("position", False)
     form_columns = ["position", "name", "active", "stop_processing", "form", "category", "tag", "mailbox",
-                    "customer_tier", "source", "keywords", "set_team", "set_priority", "set_category",
+                    "customer_tier", "source", "keywords", "set_team", "set_priority", "set_category", "tags_to_add",
                     "auto_assign"]  # fmt: skip
+    # Flask-Admin builds only the form_columns when they are given: an extra field must be named there too.
     form_extra_fields = {"tags_to_add": StringField("Add tags (comma-separated)")}
     column_descriptions = {"keywords": "Comma-separated; any one matching the subject or first message (whole words)."}
 
@@ -265,6 +266,7 @@ class CustomerView(StaffModelView):
 
 class ContactView(StaffModelView):
     column_list = ["name", "email", "phone", "customer", "portal_role"]
+    column_details_exclude_list = ["password_hash"]  # a hash is a secret too: it can be attacked offline
     column_searchable_list = ["name", "email"]
     form_columns = ["name", "email", "phone", "customer", "portal_role", "portal_enabled"]
     # A mistyped address (or one with a line break) would only fail later, when mail to the contact is built.
@@ -338,7 +340,7 @@ class BrandingView(AdminOnlyModelView):
 
     can_delete = False
     column_list = ["product_name", "primary_color", "support_address", "updated_at"]
-    form_columns = ["product_name", "primary_color", "support_address"]
+    form_columns = ["product_name", "primary_color", "support_address", "logo"]
     form_extra_fields = {"logo": FileField("Logo (PNG, JPEG, WebP or GIF, up to 512 KB)")}
 
     @property
@@ -372,8 +374,9 @@ class OnboardingPlanView(StaffModelView):
 
 class UserView(AdminOnlyModelView):
     column_list = ["name", "email", "role", "teams", "active", "away"]
+    column_details_exclude_list = ["password_hash"]
     column_searchable_list = ["name", "email"]
-    form_columns = ["name", "email", "role", "teams", "active", "away"]
+    form_columns = ["name", "email", "role", "teams", "active", "away", "new_password"]
     form_extra_fields = {"new_password": PasswordField("New password")}
 
     def on_model_change(self, form: Any, model: User, is_created: bool) -> None:
