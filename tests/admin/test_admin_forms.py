@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from tests.conftest import csrf_token, login_staff
 from ticketing.domain.vocab import Priority, StaffRole, Tier
-from ticketing.models import Branding, Customer, RoutingRule, User
+from ticketing.models import Branding, BusinessCalendar, Customer, RoutingRule, User
 
 PASSWORD = "pw-for-tests-1"
 
@@ -96,3 +96,25 @@ def test_no_password_hash_on_a_details_page(client, db, make) -> None:
         page = client.get(path).get_data(as_text=True)
         assert "ada@acme.example" in page or "admin@bluehill.test" in page, path
         assert "scrypt" not in page and "Password Hash" not in page, path
+
+
+def test_a_calendar_gets_working_hours_or_is_refused(client, db, make) -> None:
+    sign_in_admin(client, db, make)
+    page = client.get("/admin/businesscalendar/new/").get_data(as_text=True)
+    base = {"csrf_token": csrf_token(page), "name": "London office", "timezone": "Europe/London"}
+    for extra, says in [
+        ({}, "Give the working hours"),
+        ({"working_hours": "Mon-Fri 9-5"}, "write hours as 09:00"),
+        ({"working_hours": "Mon-Fri 09:00-17:00", "timezone": "Mars/Olympus"}, "Unknown time zone"),
+    ]:
+        answer = client.post("/admin/businesscalendar/new/", data={**base, **extra}).get_data(as_text=True)
+        assert says in answer, says
+        assert db.scalar(sa.select(sa.func.count()).select_from(BusinessCalendar)) == 0
+    form = {**base, "working_hours": "Mon-Fri 09:00-17:00\nSat 10:00-13:00"}
+    assert client.post("/admin/businesscalendar/new/", data=form).status_code == 302
+    calendar = db.scalars(sa.select(BusinessCalendar)).one()
+    assert calendar.hours["4"] == [["09:00", "17:00"]] and calendar.hours["5"] == [["10:00", "13:00"]]
+    edit = client.get(f"/admin/businesscalendar/edit/?id={calendar.id}").get_data(as_text=True)
+    assert "Mon-Fri 09:00-17:00\nSat 10:00-13:00" in edit
+    always = {**base, "name": "Round the clock", "always_open": "y"}
+    assert client.post("/admin/businesscalendar/new/", data=always).status_code == 302

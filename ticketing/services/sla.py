@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -12,6 +13,8 @@ from ticketing.domain.sla_clock import DueExplanation, Pause, WorkingCalendar
 from ticketing.domain.vocab import Priority, Tier
 from ticketing.models import BusinessCalendar, Holiday, SlaPause, SlaPolicy, SlaTarget, Ticket
 from ticketing.services import txcache
+
+log = logging.getLogger(__name__)
 
 
 def _parse_time(text: str) -> time:
@@ -31,7 +34,13 @@ def working_calendar(calendar: BusinessCalendar | None) -> WorkingCalendar:
     hours = {
         int(day): tuple((_parse_time(start), _parse_time(end)) for start, end in intervals)
         for day, intervals in (calendar.hours or {}).items()
+        if intervals
     }
+    if not hours:
+        # No working time at all (a calendar saved before its form had hours): the clock counts every hour, logged,
+        # rather than refusing to open the ticket (sla_clock finds no due date in such a calendar).
+        log.warning("business calendar %r has no working hours: its SLA clocks count every hour", calendar.name)
+        return WorkingCalendar(tz=calendar.timezone, hours={}, always_open=True)
     return WorkingCalendar(tz=calendar.timezone, hours=hours, holidays=frozenset(h.day for h in calendar.holidays))
 
 
