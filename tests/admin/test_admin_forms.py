@@ -118,3 +118,12 @@ def test_a_calendar_gets_working_hours_or_is_refused(client, db, make) -> None:
     assert "Mon-Fri 09:00-17:00\nSat 10:00-13:00" in edit
     always = {**base, "name": "Round the clock", "always_open": "y"}
     assert client.post("/admin/businesscalendar/new/", data=always).status_code == 302
+
+
+def test_an_sla_policy_edit_page_shows_each_target_priority(client, db, make) -> None:
+    sign_in_admin(client, db, make)
+    policy = make.policy(None, None, {Priority.HIGH: (30, 120), Priority.URGENT: (15, 60)})
+    db.commit()
+    page = client.get(f"/admin/slapolicy/edit/?id={policy.id}").get_data(as_text=True)
+    picked = sorted(a or b for i in range(2) for a, b in chosen(page, f"targets-{i}-priority"))
+    assert picked == ["high", "urgent"], picked
