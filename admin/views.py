@@ -419,13 +419,13 @@ class CalendarView(AdminOnlyModelView):
             form.working_hours.data = format_hours(calendar.hours)
 
     def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
         from wtforms.validators import ValidationError
 
+        from ticketing.domain.sla_clock import WorkingCalendar
+
         try:
-            ZoneInfo(model.timezone or "")
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+            WorkingCalendar(tz=model.timezone or "", hours={})  # the clock's own check of the zone
+        except ValueError as exc:
             raise ValidationError(f"Unknown time zone {model.timezone!r}: use a name such as Europe/London.") from exc
         try:
             model.hours = parse_hours(form.working_hours.data or "")

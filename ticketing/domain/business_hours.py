@@ -8,7 +8,6 @@ and as a business calendar stores them: {"0": [["09:00", "17:00"]], ...} (0 = Mo
 from __future__ import annotations
 
 import re
-from itertools import groupby
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _DAYS = {name.lower(): i for i, name in enumerate(DAY_NAMES)}
@@ -68,17 +67,12 @@ def parse_hours(text: str) -> Hours:
 def format_hours(hours: Hours | None) -> str:
     """The typed form of stored hours, runs of days with the same hours on one line."""
     days = sorted((int(day), ", ".join(f"{a}-{b}" for a, b in spans)) for day, spans in (hours or {}).items() if spans)
-    lines = []
-    for text, run in groupby(days, key=lambda item: item[1]):
-        numbers = [day for day, _ in run]
-        # Split a run where a day is missing (Mon, Wed): only consecutive days share a line.
-        start = previous = numbers[0]
-        for day in [*numbers[1:], None]:
-            if day is not None and day == previous + 1:
-                previous = day
-                continue
-            names = DAY_NAMES[start] if start == previous else f"{DAY_NAMES[start]}-{DAY_NAMES[previous]}"
-            lines.append(f"{names} {text}")
-            if day is not None:
-                start = previous = day
-    return "\n".join(lines)
+    runs: list[tuple[int, int, str]] = []  # (first day, last day, hours): consecutive days with the same hours
+    for day, text in days:
+        if runs and runs[-1][2] == text and runs[-1][1] == day - 1:
+            runs[-1] = (runs[-1][0], day, text)
+        else:
+            runs.append((day, day, text))
+    return "\n".join(
+        f"{DAY_NAMES[first]}{'' if first == last else '-' + DAY_NAMES[last]} {text}" for first, last, text in runs
+    )

@@ -25,21 +25,18 @@ def _parse_time(text: str) -> time:
 
 
 def working_calendar(calendar: BusinessCalendar | None) -> WorkingCalendar:
-    if calendar is None or calendar.always_open:
-        return (
-            sla_clock.ALWAYS_OPEN
-            if calendar is None
-            else WorkingCalendar(tz=calendar.timezone, hours={}, always_open=True)
-        )
+    if calendar is None:
+        return sla_clock.ALWAYS_OPEN
     hours = {
         int(day): tuple((_parse_time(start), _parse_time(end)) for start, end in intervals)
         for day, intervals in (calendar.hours or {}).items()
-        if intervals
+        if intervals and not calendar.always_open
     }
     if not hours:
-        # No working time at all (a calendar saved before its form had hours): the clock counts every hour, logged,
-        # rather than refusing to open the ticket (sla_clock finds no due date in such a calendar).
-        log.warning("business calendar %r has no working hours: its SLA clocks count every hour", calendar.name)
+        if not calendar.always_open:
+            # No working time at all (a calendar saved before its form had hours): the clock counts every hour,
+            # logged, rather than refusing to open the ticket (sla_clock finds no due date in such a calendar).
+            log.warning("business calendar %r has no working hours: its SLA clocks count every hour", calendar.name)
         return WorkingCalendar(tz=calendar.timezone, hours={}, always_open=True)
     return WorkingCalendar(tz=calendar.timezone, hours=hours, holidays=frozenset(h.day for h in calendar.holidays))
 
