@@ -331,8 +331,13 @@ def test_a_common_leading_term_hands_over_to_a_rarer_one(client, desk, monkeypat
         page = client.get("/admin/queues/all", query_string={"q": "widgets refund"}).get_data(as_text=True)
     assert shown_ids(page) == [desk["team"].id]
     assert sum("WITH found" in s for s in seen) == 2  # "widgets", then "refund": no walk
+    # The walk checks the terms on the queue's tickets; a page read checks them on the ids found (SQLite reads those
+    # in a statement of their own, as the JSON array json_each takes apart).
+    page_reads = ("WITH found", "json_each")
     walked = [
-        s for s in seen if "interaction.ticket_id = ticket.id AND interaction.body_text" in s and "WITH found" not in s
+        s
+        for s in seen
+        if "interaction.ticket_id = ticket.id AND interaction.body_text" in s and not any(p in s for p in page_reads)
     ]
     assert not walked
 

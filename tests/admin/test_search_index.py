@@ -219,8 +219,9 @@ def test_both_ways_of_searching_give_the_same_pages(client, db, varied, monkeypa
             requests = sum(len(pages) for (who, _), pages in results[way].items() if who == email)
             # A walk checks each ticket of the queue (no collected ids); with several terms, the collected ids' page
             # checks the other terms on those tickets the same way.
+            # The page of the collected ids reads them from a JSON array (json_each).
             walks = sum("interaction.ticket_id = ticket.id AND interaction.body_text" in s and "WITH found" not in s
-                        for s in seen)  # fmt: skip
+                        and "json_each" not in s for s in seen)  # fmt: skip
             collected = sum("WITH found" in s for s in seen)  # the ids, their page and how many (queues._found)
             # Every text search collects the ids once (under the threshold the first term that can lead does); past
             # it, each term that can lead is tried, then it walks the queue (no match: no walk).
