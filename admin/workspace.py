@@ -25,7 +25,6 @@ from ticketing.models import (
     CannedResponse,
     Category,
     Contact,
-    Interaction,
     OutboundMessage,
     OutboundStatus,
     SmsProvider,
@@ -40,6 +39,7 @@ from ticketing.models.base import read_rows
 from ticketing.models.ticket import ticket_assignees, ticket_contacts
 from ticketing.presence import visit
 from ticketing.services import (
+    agent_timeline,
     canned,
     customer_context,
     mail_outbound,
@@ -104,7 +104,7 @@ class WorkspaceView(StaffView):
         ticket = db.session.scalars(_ticket_statement(sees_everything(user)), values).unique().first()
         if ticket is None:
             abort(404)  # or not visible to this user: "not found" either way
-        timeline = db.session.scalars(_timeline_statement(), {"ticket_id": ticket.id}).unique().all()
+        timeline = agent_timeline.read_timeline(db.session, ticket.id)
         entries = read_rows(db.session, _time_entries_statement(), {"ticket_id": ticket.id}).all()
         now = utcnow()
         choices = _choices(user.id, ticket.id)
@@ -308,23 +308,6 @@ def _ticket_statement(everything: bool) -> sa.Select[Any]:
         sa.select(Ticket)
         .where(Ticket.id == sa.bindparam("ticket_id", type_=sa.Integer), visible)
         .options(joinedload(Ticket.tag_rows), joinedload(Ticket.sla_pauses))
-    )
-
-
-@cache
-def _timeline_statement() -> sa.Select[Any]:
-    """The ticket's interactions with their authors, attachments and emails sent; the ticket as the parameter
-    ticket_id."""
-    return (
-        sa.select(Interaction)
-        .where(Interaction.ticket_id == sa.bindparam("ticket_id", type_=sa.Integer))
-        .order_by(Interaction.created_at, Interaction.id)
-        .options(
-            joinedload(Interaction.attachments),
-            joinedload(Interaction.author_user),
-            joinedload(Interaction.author_contact),
-            joinedload(Interaction.outbound_messages),
-        )
     )
 
 

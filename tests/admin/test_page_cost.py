@@ -81,7 +81,7 @@ def test_queue_page_is_three_statements_and_escapes_its_rows(app, client, desk, 
     assert '<td class="small">—</td><td class="small">—</td>' in lonely and "None" not in lonely
 
 
-def test_workspace_is_five_statements_with_everything_on_it(app, client, db, desk, kept_brand) -> None:
+def test_workspace_is_six_statements_with_everything_on_it(app, client, db, desk, kept_brand) -> None:
     shared = desk["shared"]
     db.add(Notification(user_id=desk["priya"].id, ticket_id=shared.id, text="Ann mentioned you on #1"))
     db.commit()
@@ -89,9 +89,10 @@ def test_workspace_is_five_statements_with_everything_on_it(app, client, db, des
     client.get(f"/admin/ticket/{shared.id}")
     with sql_statements() as seen:
         page = client.get(f"/admin/ticket/{shared.id}").get_data(as_text=True)
-    # User, ticket (tags, pauses joined), timeline (authors, attachments), time entries, pick lists (with the
-    # notices, the SMS providers and the ticket's contacts and assignees), on both backends.
-    assert len(seen) == 5, seen
+    # User, ticket (tags, pauses joined), timeline (entries with their authors' names; their files and emails as
+    # plain rows: services/agent_timeline.py), time entries, pick lists (with the notices, the SMS providers and the
+    # ticket's contacts and assignees), on both backends.
+    assert len(seen) == 6, seen
     # The SMS box offers the ticket's contacts (and only them), the assignees can be removed by name and are not
     # offered again.
     sms = page[page.index('id="sms-contact"') :].split("</select>")[0]

@@ -458,3 +458,58 @@ def test_agent_side_errors_and_sign_in_speak_to_staff(client, desk) -> None:
     assert managers_only.status_code == 403 and "not open to your role" in managers_only.get_data(as_text=True)
     # The customer portal's own pages keep the portal's words.
     assert "a team you are not in" not in client.get("/no-such-page").get_data(as_text=True)
+
+
+def test_the_timeline_rows_carry_authors_files_and_emails_and_follow_a_merge(client, db, desk, now) -> None:
+    """services/agent_timeline reads the workspace's timeline as plain rows: each entry's author (staff name, the
+    contact's name or address, else System), its own files and sent emails, through a merge too; and the page shows
+    them."""
+    from ticketing.models import Attachment
+    from ticketing.services import agent_timeline, merge
+
+    ticket, other = db.get(Ticket, desk["billing"].id), db.get(Ticket, desk["inbox"].id)
+    priya, contact = desk["people"]["agent"], desk["contact"]
+    nameless = Interaction(ticket=ticket, type=InteractionType.EMAIL_INBOUND, body_text="from a nameless sender",
+                           email_from="x@acme.example", created_at=now)  # fmt: skip
+    db.add(nameless)
+    reply = add_interaction(db, ticket, type=InteractionType.EMAIL_OUTBOUND, actor=priya, now=now, body_text="Fixed")
+    call = add_interaction(db, other, type=InteractionType.PHONE_CALL, actor=priya, now=now, body_text="Called",
+                           duration_minutes=12)  # fmt: skip
+    customer = add_interaction(db, other, type=InteractionType.EMAIL_INBOUND, actor=contact, now=now,
+                               body_text="Screenshot attached", email_from=contact.email)  # fmt: skip
+    for n, (status, error) in enumerate([(OutboundStatus.SENT, None), (OutboundStatus.FAILED, "550 <no such user>")]):
+        db.add(OutboundMessage(ticket_id=ticket.id, interaction_id=reply.id, kind=OutboundKind.REPLY,
+                               message_id=f"tl-{n}@bluehill.test", from_address="support@bluehill.test",
+                               to_address=f"jane{n}@acme.example", subject="Re", body_text="Fixed", status=status,
+                               last_error=error, created_at=now))  # fmt: skip
+    for name in ("b.png", "a.pdf"):
+        db.add(Attachment(ticket_id=other.id, interaction_id=customer.id, filename=name, size=3, sha256="0" * 64,
+                          storage_key=f"key-{name}", created_at=now))  # fmt: skip
+    db.commit()
+
+    rows = {e.id: e for e in agent_timeline.read_timeline(db, other.id)}
+    assert rows[call.id].author_name == "Priya" and rows[call.id].duration_minutes == 12
+    assert rows[call.id].label == "Phone call" and not rows[call.id].is_customer_visible
+    assert rows[customer.id].author_name == "Jane" and rows[customer.id].is_customer_visible
+    assert [f.filename for f in rows[customer.id].attachments] == ["b.png", "a.pdf"]  # in the order stored
+
+    merge.merge(db, other, ticket, actor=priya, now=now)
+    db.commit()
+    timeline = agent_timeline.read_timeline(db, ticket.id)
+    by_id = {e.id: e for e in timeline}
+    assert [e.created_at for e in timeline] == sorted(e.created_at for e in timeline)
+    assert by_id[nameless.id].author_name == "System"  # no contact linked: nobody to name
+    assert [(m.to_address, m.status, m.last_error) for m in by_id[reply.id].outbound_messages] == [
+        ("jane0@acme.example", OutboundStatus.SENT, None),
+        ("jane1@acme.example", OutboundStatus.FAILED, "550 <no such user>"),
+    ]
+    assert [f.filename for f in by_id[customer.id].attachments] == ["b.png", "a.pdf"]  # moved with their entry
+    assert by_id[call.id].outbound_messages == [] and by_id[call.id].attachments == []
+    left = {e.id for e in agent_timeline.read_timeline(db, other.id)}  # its notes about the merge stay
+    assert not left & {call.id, customer.id}
+
+    login_staff(client, "agent@bluehill.test", PW)
+    page = client.get(f"/admin/ticket/{ticket.id}").get_data(as_text=True)
+    assert "Email to jane1@acme.example: not sent — 550 &lt;no such user&gt;" in page
+    assert re.search(r'Attachments: <a href="/agent/[^"]+">b.png</a>, <a href="[^"]+">a.pdf</a>', page)
+    assert "<strong>Priya</strong> · Phone call · 12 min" in page

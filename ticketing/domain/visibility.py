@@ -47,3 +47,11 @@ def is_customer_visible(kind: InteractionType, sms_status: SmsStatus | None = No
     if kind == InteractionType.SMS:
         return sms_status == SmsStatus.SENT
     return False
+
+
+def entry_label(kind: InteractionType, email_from: str | None) -> str:
+    """What the agents' timeline calls an entry. A customer's message that came by the portal, a form or the API is of
+    the email_inbound type (what the customer sees and answers is the same thread) but was no email."""
+    if kind == InteractionType.EMAIL_INBOUND and not email_from:
+        return "Message from customer"
+    return kind.label

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ticketing.domain.visibility import CUSTOMER_VISIBLE_TYPES, InteractionType, SmsStatus
+from ticketing.domain.visibility import CUSTOMER_VISIBLE_TYPES, InteractionType, SmsStatus, entry_label
 from ticketing.models.base import Base, UTCDateTime, str_enum, trigram_index, utcnow
 
 if TYPE_CHECKING:
@@ -74,13 +74,8 @@ class Interaction(Base):
 
     @property
     def label(self) -> str:
-        """What the timeline calls it. A customer's message that came by the portal, a form or the API is of the
-        email_inbound type (what the customer sees and answers is the same thread) but was no email."""
-        from ticketing.domain.visibility import InteractionType
-
-        if self.type == InteractionType.EMAIL_INBOUND and not self.email_from:
-            return "Message from customer"
-        return self.type.label
+        """What the timeline calls it (`entry_label`)."""
+        return entry_label(self.type, self.email_from)
 
     @property
     def is_customer_visible(self) -> bool:
