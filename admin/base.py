@@ -8,7 +8,7 @@ from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin import form as admin_form
 from flask_admin.actions import action
@@ -23,7 +23,9 @@ from werkzeug.exceptions import Forbidden
 from wtforms import validators
 
 from ticketing.domain.vocab import StaffRole
+from ticketing.extensions import db
 from ticketing.redirects import has_control_characters
+from ticketing.services.config_usage import Removal, Verdict
 
 # Where a screen sends you back to afterwards (Flask-Admin's ?url=, the queues' back=, sign-in's next=).
 RETURN_ADDRESS_PARAMS = ("url", "back", "next")
@@ -196,6 +198,48 @@ def row_ids(model: Any, ids: Sequence[str]) -> tuple[Any, ...]:
     if len(keys) == 1 and keys[0].type.python_type is int:
         return tuple(int(i) for i in ids if i.isdigit())
     return tuple(ids)
+
+
+class GuardedDeleteMixin:
+    """Delete asks the services first (`removal`): a record still in use is deactivated instead, or kept, and the
+    admin is told which records use it. Flask-Admin deleted it, leaving rows pointing at nothing on SQLite, a raw
+    IntegrityError on PostgreSQL, or silently cascading to rows that mattered."""
+
+    def removal(self, model: Any) -> Removal:
+        raise NotImplementedError
+
+    def delete_model(self, model: Any) -> bool:
+        outcome = self.removal(model)
+        if outcome.verdict is Verdict.DELETE:
+            return super().delete_model(model)  # type: ignore[misc, no-any-return]
+        if outcome.verdict is Verdict.REFUSE:
+            db.session.rollback()
+            flash(outcome.message, "error")
+        else:
+            db.session.commit()
+            flash(outcome.message, "warning")
+        return False
+
+
+class RoleLimitedMixin:
+    """Every staff role may look (`roles`); fewer may change: `edit_roles` create and edit, `delete_roles` delete.
+    An agent could delete a customer (its tickets then pointed at nothing), raise its tier (and so its SLA) or
+    delete a colleague's logged time."""
+
+    edit_roles: frozenset[StaffRole] = frozenset(StaffRole)
+    delete_roles: frozenset[StaffRole] = frozenset({StaffRole.ADMIN})
+
+    @property
+    def can_create(self) -> bool:
+        return staff_role() in self.edit_roles
+
+    @property
+    def can_edit(self) -> bool:
+        return staff_role() in self.edit_roles
+
+    @property
+    def can_delete(self) -> bool:
+        return staff_role() in self.delete_roles
 
 
 class AdminOnlyModelView(StaffModelView):

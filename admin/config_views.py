@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from wtforms import FileField, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, StopValidation, ValidationError
 
-from admin.base import AdminOnlyModelView, me
+from admin.base import AdminOnlyModelView, GuardedDeleteMixin, me
 from ticketing.domain import config_rules
 from ticketing.domain.business_hours import EXAMPLE, HoursError, format_hours, parse_hours
 from ticketing.extensions import db
@@ -34,7 +34,7 @@ from ticketing.models import (
     utcnow,
 )
 from ticketing.services import config_usage
-from ticketing.services.config_usage import Removal, Verdict
+from ticketing.services.config_usage import Removal
 
 
 def _trimmed(value: Any) -> Any:
@@ -54,27 +54,6 @@ def field_rule(check: Callable[[Any], Any]) -> Callable[[Any, Any], None]:
             raise ValidationError(str(exc)) from exc
 
     return validate
-
-
-class GuardedDeleteMixin:
-    """Delete asks the services first (`removal`): a record still in use is deactivated instead, or kept, and the
-    admin is told which records use it. Flask-Admin deleted it, leaving rows pointing at nothing on SQLite, a raw
-    IntegrityError on PostgreSQL, or silently cascading to rows that mattered."""
-
-    def removal(self, model: Any) -> Removal:
-        raise NotImplementedError
-
-    def delete_model(self, model: Any) -> bool:
-        outcome = self.removal(model)
-        if outcome.verdict is Verdict.DELETE:
-            return super().delete_model(model)  # type: ignore[misc, no-any-return]
-        if outcome.verdict is Verdict.REFUSE:
-            db.session.rollback()
-            flash(outcome.message, "error")
-        else:
-            db.session.commit()
-            flash(outcome.message, "warning")
-        return False
 
 
 def _check_imap_host(form: Any, field: Any) -> None:

@@ -11,7 +11,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from wtforms.validators import DataRequired, Email, Length
 
-from admin.base import AdminOnlyModelView, StaffModelView, me
+from admin.base import AdminOnlyModelView, GuardedDeleteMixin, RoleLimitedMixin, StaffModelView, me
 from admin.config_views import (
     BrandingView,
     CalendarView,
@@ -26,6 +26,7 @@ from admin.config_views import (
 )
 from admin.mail_files import EmailOriginalView
 from ticketing.domain.lifecycle import Status, TransitionError
+from ticketing.domain.vocab import StaffRole
 from ticketing.extensions import db
 from ticketing.models import (
     Branding,
@@ -51,7 +52,9 @@ from ticketing.models import (
     User,
     utcnow,
 )
+from ticketing.services import config_usage
 from ticketing.services import tickets as ticket_service
+from ticketing.services.config_usage import Removal
 from ticketing.services.enrichment import normalise_email
 
 
@@ -214,15 +217,26 @@ class OutboundMessageView(AdminOnlyModelView):
         flash(f"{len(chosen)} email(s) queued again (only failed or unconfirmed ones can be sent again).", "success")
 
 
-class CustomerView(StaffModelView):
+MANAGERS = frozenset({StaffRole.MANAGER, StaffRole.ADMIN})
+
+
+class CustomerView(GuardedDeleteMixin, RoleLimitedMixin, StaffModelView):
+    """Agents look; managers change a customer (its tier sets its SLA); admins delete an unused one."""
+
+    edit_roles = MANAGERS
     column_list = ["name", "tier", "domains", "created_at"]
     column_searchable_list = ["name"]
     column_filters = ["tier"]
     form_columns = ["name", "tier", "notes"]
     inline_models = [(CustomerDomain, {"form_columns": ["id", "domain"]})]
 
+    def removal(self, model: Customer) -> Removal:
+        return config_usage.customer_removal(db.session, model)
 
-class ContactView(StaffModelView):
+
+class ContactView(GuardedDeleteMixin, RoleLimitedMixin, StaffModelView):
+    """Every staff role keeps contacts up to date; admins delete an unused one."""
+
     column_list = ["name", "email", "phone", "customer", "portal_role"]
     column_details_exclude_list = ["password_hash"]  # a hash is a secret too: it can be attacked offline
     column_searchable_list = ["name", "email"]
@@ -237,6 +251,9 @@ class ContactView(StaffModelView):
 
     def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
         model.email = normalise_email(model.email)  # stored as mail threading looks it up
+
+    def removal(self, model: Contact) -> Removal:
+        return config_usage.contact_removal(db.session, model)
 
     @action("invite", "Send portal invitation", "Email the selected contacts a link to choose a password?")
     def action_invite(self, ids: list[str]) -> None:
@@ -255,12 +272,16 @@ class ContactView(StaffModelView):
         flash(f"Invitation sent to {sent} contact(s).", "success")
 
 
-class OnboardingPlanView(StaffModelView):
+class OnboardingPlanView(RoleLimitedMixin, StaffModelView):
+    """Every staff role updates milestones; admins delete a plan."""
+
     form_columns = ["customer", "name", "started_on"]
     inline_models = [(Milestone, {"form_columns": ["id", "position", "title", "status", "due_on", "completed_on"]})]
 
 
 class TimeEntryView(TeamScopedMixin, StaffModelView):
+    """Logged in the workspace; here listed, and deleted by whoever logged it or a manager."""
+
     ticket_id_column = "ticket_id"
 
     can_edit = False
@@ -268,6 +289,14 @@ class TimeEntryView(TeamScopedMixin, StaffModelView):
     column_list = ["ticket_id", "user", "minutes", "work_date", "note"]
     column_default_sort = ("work_date", True)
     column_sortable_list = ["ticket_id", "work_date"]
+
+    def delete_model(self, model: TimeEntry) -> bool:
+        user = me()
+        if model.user_id != user.id and user.role not in MANAGERS:
+            flash(f"Time entry of {model.minutes} min on #{model.ticket_id} was not deleted: only whoever logged "
+                  "it, or a manager, may delete it.", "error")  # fmt: skip
+            return False
+        return bool(super().delete_model(model))
 
 
 def add_views(admin: Any) -> None:

@@ -19,6 +19,8 @@ from ticketing.domain.config_rules import ConfigError, Use, describe
 from ticketing.domain.lifecycle import ACTIVE
 from ticketing.models import (
     ApiToken,
+    Contact,
+    Customer,
     IntakeForm,
     Interaction,
     Mailbox,
@@ -30,6 +32,7 @@ from ticketing.models import (
     User,
     WebhookSubscription,
     ticket_assignees,
+    ticket_contacts,
 )
 
 
@@ -170,3 +173,34 @@ def check_single_default(session: Session, policy_id: int | None) -> None:
             f"SLA policy {other} is already the default (the one with no tier). Choose a tier for this policy, "
             f"or give {other} a tier first."
         )
+
+
+def customer_removal(session: Session, customer: Customer) -> Removal:
+    """A customer's tickets, contacts and plans are its history: one that has any is kept (its tickets pointed at
+    nothing once it was gone, and queues, reports and the SLA clock lost its tier)."""
+    uses = describe([
+        _ticket_use(session, Ticket.customer_id == customer.id),
+        _named(session, "contact", "contacts", Contact.email, Contact.customer_id == customer.id),
+    ])  # fmt: skip
+    if not uses:
+        return DELETE
+    return Removal(Verdict.REFUSE, f"Customer {customer.name} was not deleted: it still has {uses}. A customer "
+                                   "with history stays; edit it instead.")  # fmt: skip
+
+
+def contact_removal(session: Session, contact: Contact) -> Removal:
+    """A contact on tickets (as their requester or copied in) or who wrote on a timeline stays: their messages keep
+    their author. Turning off their portal access is what stops them signing in."""
+    on_ticket = sa.or_(
+        Ticket.primary_contact_id == contact.id,
+        Ticket.id.in_(sa.select(ticket_contacts.c.ticket_id).where(ticket_contacts.c.contact_id == contact.id)),
+    )
+    wrote = sa.select(sa.func.count()).select_from(Interaction).where(Interaction.author_contact_id == contact.id)
+    uses = describe([
+        _ticket_use(session, on_ticket),
+        Use(_count(session, wrote), "timeline entry", "timeline entries"),
+    ])  # fmt: skip
+    if not uses:
+        return DELETE
+    return Removal(Verdict.REFUSE, f"{contact.email} was not deleted: they are on {uses}. Untick Portal enabled "
+                                   "to stop them signing in.")  # fmt: skip

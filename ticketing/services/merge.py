@@ -20,6 +20,14 @@ class MergeError(ValueError):
     pass
 
 
+def same_requester(source: Ticket, target: Ticket) -> bool:
+    """Whether the target's customer may see all of the source's timeline: the same customer, or, for tickets of
+    no customer (a sender at an unknown domain), the same contact."""
+    if source.customer_id is not None or target.customer_id is not None:
+        return source.customer_id == target.customer_id
+    return source.primary_contact_id == target.primary_contact_id
+
+
 def merge(session: Session, source: Ticket, target: Ticket, *, actor: Actor, now: datetime) -> None:
     """`source` is closed and points at `target`; replies to its mail thread now land on `target`."""
     if source.id == target.id:
@@ -28,6 +36,11 @@ def merge(session: Session, source: Ticket, target: Ticket, *, actor: Actor, now
         raise MergeError(f"#{source.id} was already merged into #{source.merged_into_id}.")
     if target.merged_into_id is not None or target.status == Status.CLOSED:
         raise MergeError(f"#{target.id} is closed or merged; choose an open ticket.")
+    if not same_requester(source, target):
+        raise MergeError(
+            f"#{source.id} and #{target.id} are from different customers: merged, one customer would see the "
+            "other's messages. Merge only tickets of the same customer."
+        )
     for model in (Interaction, Attachment, TimeEntry, MailThreadRef, OutboundMessage):
         session.execute(
             sa.update(model)
