@@ -85,6 +85,17 @@ def keep_notifications(rows: Iterable[Any]) -> None:
     g.staff_notifications = [NoteLine(r.id, r.label) for r in sorted(rows, key=lambda r: r.at, reverse=True)]
 
 
+def drop_notifications_about(ticket_id: int) -> bool:
+    """Takes the notices about the ticket out of those the screen read (`keep_notifications`), as they are read
+    now; whether there were any. Free: the screen's own rows, no statement."""
+    kept: list[NoteLine] = g.get("staff_notifications") or []
+    left = [n for n in kept if n.ticket_id != ticket_id]
+    if len(left) == len(kept):
+        return False
+    g.staff_notifications = left
+    return True
+
+
 def unread_notifications() -> list[Any]:
     """The signed-in staff user's newest unread notices (ticket_id, text): as the screen read them, else one
     index range read (ix_notification_user_unread), no ORM objects."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -16,7 +17,7 @@ from sqlalchemy.orm import joinedload
 
 from admin.base import StaffView, me
 from admin.markup import PRIORITY_OPTIONS
-from admin.menu import keep_notifications, notifications_part
+from admin.menu import drop_notifications_about, keep_notifications, notifications_part
 from ticketing.domain.lifecycle import TRANSITIONS, Status, TransitionError
 from ticketing.domain.visibility import InteractionType
 from ticketing.domain.vocab import Priority, StaffRole
@@ -38,6 +39,7 @@ from ticketing.models import (
 from ticketing.models.base import read_rows
 from ticketing.models.ticket import ticket_assignees, ticket_contacts
 from ticketing.presence import visit
+from ticketing.redirects import safe_next
 from ticketing.services import (
     agent_timeline,
     canned,
@@ -45,6 +47,7 @@ from ticketing.services import (
     mail_outbound,
     mentions,
     merge,
+    notifications_read,
     sla,
     sms,
     tickets,
@@ -52,8 +55,11 @@ from ticketing.services import (
 )
 from ticketing.services.attachments import store_attachments
 from ticketing.services.interactions import add_interaction
+from ticketing.services.property_edits import PROPERTY_NAMES, changed_fields, stored_properties
 from ticketing.services.staff_access import can_open, sees_everything, visible_clause
 from ticketing.uploads import incoming_list
+
+log = logging.getLogger(__name__)
 
 COMPOSE_KINDS = {
     "reply": "Reply to customer",
@@ -108,8 +114,11 @@ class WorkspaceView(StaffView):
         entries = read_rows(db.session, _time_entries_statement(), {"ticket_id": ticket.id}).all()
         now = utcnow()
         choices = _choices(user.id, ticket.id)
+        # The menu's notices came with the pick lists: only when one is about this ticket is there anything to mark
+        # read (the common case costs no statement); they leave this page's menu, being read now.
+        read_here = drop_notifications_about(ticket.id)
         here = url_for(".ticket", ticket_id=ticket.id)
-        return self.render(
+        page = self.render(
             "agent/workspace.html",
             ticket=ticket,
             timeline=timeline,
@@ -130,6 +139,25 @@ class WorkspaceView(StaffView):
             compose_kind=request.args.get("kind") if request.args.get("kind") in COMPOSE_KINDS else "reply",
             sms_provider=choices.sms[0] if choices.sms else None,
         )
+        if read_here:
+            # After rendering: a COMMIT before it would expire the ticket the template reads (and SQLite's write
+            # lock is held for the UPDATE and COMMIT only). The page doesn't fail for it: they stay unread.
+            try:
+                notifications_read.mark_ticket_read(db.session, user_id=user.id, ticket_id=ticket.id, now=now)
+                db.session.commit()
+            except sa.exc.SQLAlchemyError:
+                db.session.rollback()
+                log.warning("could not mark the notices about ticket %s read", ticket.id, exc_info=True)
+        return page
+
+    @expose("/notifications/read", methods=["POST"])
+    def read_notifications(self) -> ResponseReturnValue:
+        """The menu's "Mark all read": every unread notice of the signed-in user (nobody else's), then back."""
+        count = notifications_read.mark_all_read(db.session, user_id=me().id, now=utcnow())
+        db.session.commit()
+        if count:
+            flash(f"{count} notification{'s' if count != 1 else ''} marked read.", "info")
+        return redirect(safe_next(request.form.get("next"), url_for("queues.index")), 303)
 
     @expose("/<int:ticket_id>/customer")
     def customer(self, ticket_id: int) -> ResponseReturnValue:
@@ -171,10 +199,13 @@ class WorkspaceView(StaffView):
                                         now=now, duration_minutes=duration if kind != "note" else None)  # fmt: skip
                 if kind == "note":
                     url = url_for(".ticket", ticket_id=ticket.id, _external=True)
-                    notified = mentions.notify_mentions(db.session, ticket, entry, author=me(), policy=policy,
-                                                        now=now, ticket_url=url)  # fmt: skip
-                    if notified:
-                        flash("Notified " + ", ".join(u.name for u in notified) + ".", "info")
+                    mentioned = mentions.notify_mentions(db.session, ticket, entry, author=me(), policy=policy,
+                                                         now=now, ticket_url=url)  # fmt: skip
+                    if mentioned.notified:
+                        flash("Notified " + ", ".join(u.name for u in mentioned.notified) + ".", "info")
+                    if mentioned.without_access:
+                        flash("Not notified, as they cannot open this ticket (another team's): "
+                              + ", ".join(u.name for u in mentioned.without_access) + ".", "warning")  # fmt: skip
             if files:
                 _, refused = store_attachments(db.session, ticket, entry, files, store=attachment_store(),
                                                limits=policy.attachment_limits, now=now)  # fmt: skip
@@ -190,26 +221,37 @@ class WorkspaceView(StaffView):
 
     @expose("/<int:ticket_id>/properties", methods=["POST"])
     def properties(self, ticket_id: int) -> ResponseReturnValue:
-        ticket, now, form = self._ticket(ticket_id), utcnow(), request.form
+        """Saves only what this agent changed in the form (see `changed_fields`): a change someone else made
+        meanwhile to a field they did not touch stays."""
+        ticket, now = self._ticket(ticket_id), utcnow()
+        changes = changed_fields(request.form, stored_properties(ticket))
+        overwritten = {name: _property_label(ticket, name) for name in changes.overwritten}  # before it changes
+        values = changes.values
         try:
-            if (status := form.get("status")) and status != ticket.status.value:
-                tickets.change_status(db.session, ticket, Status(status), actor=me(), now=now)
-            if (priority := form.get("priority")) and priority != ticket.priority.value:
-                tickets.set_priority(db.session, ticket, Priority(priority), actor=me(), now=now)
-            if "team_id" in form:
-                team = db.session.get(Team, int(form["team_id"])) if form["team_id"] else None
+            if "status" in values:
+                tickets.change_status(db.session, ticket, Status(values["status"]), actor=me(), now=now)
+            if "priority" in values:
+                tickets.set_priority(db.session, ticket, Priority(values["priority"]), actor=me(), now=now)
+            if "team_id" in values:
+                team = db.session.get(Team, int(values["team_id"])) if values["team_id"] else None
                 tickets.set_team(db.session, ticket, team, actor=me(), now=now)
-            if "category_id" in form:
-                category = db.session.get(Category, int(form["category_id"])) if form["category_id"] else None
+            if "category_id" in values:
+                category = db.session.get(Category, int(values["category_id"])) if values["category_id"] else None
                 tickets.set_category(db.session, ticket, category, actor=me(), now=now)
-            if "tags" in form:
-                tickets.set_tags(db.session, ticket, form["tags"].split(","), actor=me(), now=now)
+            if "tags" in values:
+                tickets.set_tags(db.session, ticket, values["tags"].split(","), actor=me(), now=now)
         except (TransitionError, ValueError) as exc:
             db.session.rollback()
             flash(str(exc), "danger")
             return self._back(ticket_id)
         db.session.commit()
-        flash("Ticket updated.", "success")
+        for name, theirs in overwritten.items():
+            flash(f"{PROPERTY_NAMES[name]} had been changed to “{theirs}” by someone else while you had this ticket "
+                  f"open; your “{_property_label(ticket, name)}” replaced it.", "warning")  # fmt: skip
+        if values:
+            flash("Ticket updated.", "success")
+        else:
+            flash("Nothing was changed.", "info")
         return self._back(ticket_id)
 
     @expose("/<int:ticket_id>/assignees", methods=["POST"])
@@ -417,3 +459,16 @@ def _choices_statement() -> sa.Select[Any]:
 PRESENCE = """{% for o in others %}<div class="alert alert-warning py-1 px-2 mb-1 small" role="status">
 <strong>{{ o.name }}</strong> is {{ "writing a reply" if o.state == "replying" else "viewing this ticket" }}.</div>
 {% endfor %}"""
+
+
+def _property_label(ticket: Ticket, name: str) -> str:
+    """The stored value of a property as the agent reads it."""
+    if name == "status":
+        return ticket.status.label
+    if name == "priority":
+        return ticket.priority.label
+    if name == "team_id":
+        return ticket.assigned_team.name if ticket.assigned_team else "No team"
+    if name == "category_id":
+        return ticket.category.name if ticket.category else "None"
+    return ", ".join(ticket.tags) or "none"

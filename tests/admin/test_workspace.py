@@ -126,7 +126,7 @@ def test_reply_note_call_meeting(client, db, desk) -> None:
     login_staff(client, "agent@bluehill.test", PW)
     t = desk["billing"].id
     assert post(client, t, "compose", {"kind": "reply", "body": "We **fixed** it."}).status_code == 303
-    assert post(client, t, "compose", {"kind": "note", "body": "Pinging @lena about this"}).status_code == 303
+    assert post(client, t, "compose", {"kind": "note", "body": "Pinging @manager about this"}).status_code == 303
     post(client, t, "compose", {"kind": "call", "body": "Called Jane", "duration": "12"})
     post(client, t, "compose", {"kind": "meeting", "body": "Review", "duration": "30"})
     db.expire_all()
@@ -136,11 +136,11 @@ def test_reply_note_call_meeting(client, db, desk) -> None:
     assert outbound.to_address == "jane@acme.example" and db.get(Ticket, t).first_response_at is not None
     assert entries(db, t, InteractionType.PHONE_CALL)[0].duration_minutes == 12
     assert entries(db, t, InteractionType.MEETING)[0].duration_minutes == 30
-    lena = desk["people"]["lena"]
-    notice = db.scalar(sa.select(Notification).where(Notification.user_id == lena.id))
+    manager = desk["people"]["manager"]  # (a manager opens every ticket; Lena, of another team, cannot)
+    notice = db.scalar(sa.select(Notification).where(Notification.user_id == manager.id))
     assert notice.ticket_id == t and "Priya mentioned you" in notice.text
     mention_mail = db.scalar(sa.select(OutboundMessage).where(OutboundMessage.kind == OutboundKind.MENTION))
-    assert mention_mail.to_address == "lena@bluehill.test"
+    assert mention_mail.to_address == "manager@bluehill.test"
     # None of the internal entries is customer-visible.
     visible = {i.type for i in customer_view.timeline(db, db.get(Ticket, t))}
     assert visible == {InteractionType.EMAIL_INBOUND, InteractionType.EMAIL_OUTBOUND}

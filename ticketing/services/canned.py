@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-import string
+import re
+from collections.abc import Mapping
 
 from ticketing.models import CannedResponse, Ticket, User
 
 PLACEHOLDERS = ("customer", "contact", "ticket", "subject", "agent")
 
+# Exactly "{name}": no spaces, attributes, indexes, conversions or format specs.
+_FIELD = re.compile(r"\{(\w+)\}")
 
-class _Blank(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"  # an unknown placeholder stays visible for the agent to fix
+
+def substitute_placeholders(text: str, values: Mapping[str, str]) -> str:
+    """`text` with each "{name}" whose name is a key of `values` replaced by that value; everything else (unknown
+    placeholders, lone or doubled braces, "{0:>10}", "{ticket.__class__}") stays exactly as typed. One pass, so a
+    value that itself reads "{agent}" is not filled in again. Not str.format: an admin's text is not a format
+    string, and no text can make this raise."""
+    return _FIELD.sub(lambda field: values.get(field[1], field[0]), text)
 
 
 def fill(response: CannedResponse, ticket: Ticket, agent: User) -> str:
     contact = ticket.primary_contact
-    values = _Blank(
-        customer=ticket.customer.name if ticket.customer else "",
-        contact=(contact.name or contact.email) if contact else "there",
-        ticket=f"#{ticket.id}",
-        subject=ticket.subject,
-        agent=agent.name,
-    )
-    # Only plain {name} fields: no attribute or index access from template text.
-    fields = [name for _, name, _, _ in string.Formatter().parse(response.body) if name]
-    if any(not name.isidentifier() for name in fields):
-        return response.body
-    return response.body.format_map(values)
+    values = {
+        "customer": ticket.customer.name if ticket.customer else "",
+        "contact": (contact.name or contact.email) if contact else "there",
+        "ticket": f"#{ticket.id}",
+        "subject": ticket.subject,
+        "agent": agent.name,
+    }
+    return substitute_placeholders(response.body, values)
