@@ -89,13 +89,15 @@ def send_outbound(outbound_id: int) -> str:
     db.session.commit()
     if outbound is None:
         return "nothing to send"
-    message = mail_outbound.build_email(outbound, product_name=current_app.config["PRODUCT_NAME"])
 
     def handover() -> None:
         mail_outbound.handed_over(outbound)
         db.session.commit()
 
     try:
+        # Inside: a file gone from the store fails the attempt (kept with its error, retried), not the claim.
+        files = mail_outbound.files_of(db.session, outbound, attachment_store())
+        message = mail_outbound.build_email(outbound, product_name=current_app.config["PRODUCT_NAME"], files=files)
         smtp.send(current_app.config["SMTP_URL"], message, on_handover=handover)
     except smtp.DeliveryUnknown as exc:
         db.session.rollback()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mailbox
 from email import message_from_bytes, policy
+from email import policy as policy_module
 
 import pytest
 import sqlalchemy as sa
@@ -186,6 +187,61 @@ def test_agent_reply_is_sent_with_thread_headers_and_no_injection(db, make, smtp
     assert sent["Reply-To"].startswith("support+t") and sent["Auto-Submitted"] is None
     assert "<strong>Fixed</strong>" in sent.get_body(("html",)).get_content()
     assert db.get(Ticket, ticket.id).first_response_at == now
+
+
+def test_a_reply_carries_its_files_and_nothing_internal(db, make, smtp_sink, now) -> None:
+    """The files an agent attached to a reply go with its email (the timeline told the customer they would); an
+    inline image and an internal note's file do not; a reply on a ticket with no earlier mail answers nothing."""
+    from ticketing.domain.visibility import InteractionType
+    from ticketing.extensions import attachment_store, mail_policy
+    from ticketing.services.attachments import IncomingFile, store_attachments
+    from ticketing.services.interactions import add_interaction
+
+    agent = make.user(name="Priya")
+    customer = make.customer(tier=Tier.STANDARD, domains=("acme.example",))
+    ticket = make.ticket(now=now, contact=make.contact(customer, email="jane@acme.example"), subject="Logs")
+    policy, store = mail_policy(), attachment_store()
+    note = add_interaction(db, ticket, type=InteractionType.INTERNAL_NOTE, actor=agent, now=now, body_text="ours")
+    store_attachments(db, ticket, note, [IncomingFile("internal.txt", "text/plain", b"secret")], store=store,
+                      limits=policy.attachment_limits, now=now)  # fmt: skip
+    entry = mail_outbound.reply_to_customer(db, ticket, agent=agent, body="Logs attached", policy=policy, now=now)
+    files = [IncomingFile("server log.txt", "text/plain", b"line 1\n"),
+             IncomingFile("r\u00e9sum\u00e9.pdf", "application/pdf", b"%PDF-1.4 x"),
+             IncomingFile("logo.png", "image/png", b"\x89PNG", content_id="logo@x", inline=True),
+             IncomingFile("odd.bin", "multipart/mixed", b"raw")]  # fmt: skip
+    store_attachments(db, ticket, entry, files, store=store, limits=policy.attachment_limits, now=now)
+    db.commit()
+    outbound = db.scalar(sa.select(OutboundMessage).where(OutboundMessage.interaction_id == entry.id))
+    assert jobs.send_outbound(outbound.id) == "sent to jane@acme.example"
+    sent = message_from_bytes(smtp_sink.messages[0][2], policy=policy_module.default)
+    attached = [(p.get_filename(), p.get_content_type(), p.get_payload(decode=True)) for p in sent.iter_attachments()]
+    assert attached == [("server log.txt", "text/plain", b"line 1\n"),
+                        ("r\u00e9sum\u00e9.pdf", "application/pdf", b"%PDF-1.4 x"),
+                        ("odd.bin", "application/octet-stream", b"raw")]  # fmt: skip
+    assert "Logs attached" in sent.get_body(("plain",)).get_content()
+    assert sent["In-Reply-To"] is None or entry.message_id not in sent["In-Reply-To"]
+    assert entry.message_id not in (sent["References"] or "")
+
+
+def test_a_reply_whose_file_is_gone_fails_with_its_error_instead_of_hanging(db, make, app, smtp_sink, now) -> None:
+    from ticketing.extensions import attachment_store, mail_policy
+    from ticketing.models import Attachment
+    from ticketing.services.attachments import IncomingFile, store_attachments
+
+    ticket = make.ticket(now=now, contact=make.contact(make.customer(), email="jane@acme.example"))
+    policy, store = mail_policy(), attachment_store()
+    entry = mail_outbound.reply_to_customer(db, ticket, agent=make.user(), body="See file", policy=policy, now=now)
+    stored, _ = store_attachments(db, ticket, entry, [IncomingFile("a.txt", "text/plain", b"a")], store=store,
+                                  limits=policy.attachment_limits, now=now)  # fmt: skip
+    db.commit()
+    store.delete(db.get(Attachment, stored[0].id).storage_key)
+    outbound = db.scalar(sa.select(OutboundMessage).where(OutboundMessage.interaction_id == entry.id))
+    with pytest.raises(FileNotFoundError):
+        jobs.send_outbound(outbound.id)
+    db.expire_all()
+    again = db.get(OutboundMessage, outbound.id)
+    assert again.status == OutboundStatus.FAILED and "FileNotFoundError" in again.last_error
+    assert smtp_sink.messages == []
 
 
 def test_smtp_failure_keeps_the_message_queued_with_its_error(db, make, app, monkeypatch, now) -> None:

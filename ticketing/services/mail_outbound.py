@@ -13,6 +13,8 @@ agent to check, never sent twice. While SENDING or UNCONFIRMED, `sent_at` holds 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -24,11 +26,21 @@ from sqlalchemy.orm import Session
 from ticketing import events
 from ticketing.domain import mail_tokens
 from ticketing.domain.visibility import InteractionType
-from ticketing.models import Interaction, MailThreadRef, OutboundKind, OutboundMessage, OutboundStatus, Ticket, User
+from ticketing.models import (
+    Attachment,
+    Interaction,
+    MailThreadRef,
+    OutboundKind,
+    OutboundMessage,
+    OutboundStatus,
+    Ticket,
+    User,
+)
 from ticketing.services.html import markdown_to_html
 from ticketing.services.interactions import add_interaction
 from ticketing.services.mail_policy import MailPolicy
 from ticketing.services.mail_render import render
+from ticketing.storage import AttachmentStore
 
 MAX_REFERENCES = 20
 
@@ -38,12 +50,14 @@ def one_line(value: str, limit: int = 300) -> str:
     return " ".join(value.replace("\r", " ").replace("\n", " ").split())[:limit]
 
 
-def _thread(session: Session, ticket: Ticket) -> tuple[list[str], str | None]:
+def _thread(session: Session, ticket: Ticket, own: str | None = None) -> tuple[list[str], str | None]:
     """Message-IDs of the conversation, oldest first (root first), for References; and the customer's latest one
-    (In-Reply-To). One query."""
+    (In-Reply-To). One query. `own`: the message being built (a reply's entry is stored first, with its id), which
+    is not its own parent: with no earlier mail, a reply said it answered itself."""
     rows = session.execute(
         sa.select(Interaction.message_id, Interaction.type)
         .where(Interaction.ticket_id == ticket.id, Interaction.message_id.is_not(None))
+        .where(Interaction.message_id != own if own else sa.true())
         .order_by(Interaction.created_at, Interaction.id)
     ).all()
     last_inbound = next((m for m, kind in reversed(rows) if kind == InteractionType.EMAIL_INBOUND), None)
@@ -64,7 +78,7 @@ def _queue(
     body_html: str | None, policy: MailPolicy, now: datetime, message_id: str | None = None,
     interaction: Interaction | None = None,
 ) -> OutboundMessage:  # fmt: skip
-    thread, last_inbound = _thread(session, ticket)
+    thread, last_inbound = _thread(session, ticket, own=message_id)
     message_id = message_id or mail_tokens.new_message_id(ticket.id, policy.message_domain)
     outbound = OutboundMessage(
         ticket_id=ticket.id, interaction_id=interaction.id if interaction else None, kind=kind, message_id=message_id,
@@ -163,7 +177,27 @@ def reply_to_customer(
     return entry
 
 
-def build_email(outbound: OutboundMessage, *, product_name: str) -> EmailMessage:
+@dataclass(frozen=True)
+class OutgoingFile:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def files_of(session: Session, outbound: OutboundMessage, store: AttachmentStore) -> list[OutgoingFile]:
+    """The files the agent attached to the reply this email sends (its timeline entry's, not inline images), in the
+    order attached: the customer sees them on the timeline, and gets them with the email."""
+    if outbound.interaction_id is None or outbound.kind != OutboundKind.REPLY:
+        return []
+    rows = session.scalars(
+        sa.select(Attachment)
+        .where(Attachment.interaction_id == outbound.interaction_id, Attachment.inline.is_(False))
+        .order_by(Attachment.id)
+    )
+    return [OutgoingFile(row.filename, row.content_type, store.get(row.storage_key)) for row in rows]
+
+
+def build_email(outbound: OutboundMessage, *, product_name: str, files: Sequence[OutgoingFile] = ()) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = Address(display_name=one_line(product_name, 100), addr_spec=outbound.from_address)
     msg["To"] = outbound.to_address
@@ -188,6 +222,11 @@ def build_email(outbound: OutboundMessage, *, product_name: str) -> EmailMessage
     msg.set_content(outbound.body_text)
     if outbound.body_html:
         msg.add_alternative(outbound.body_html, subtype="html")
+    for file in files:
+        maintype, _, subtype = file.content_type.partition("/")
+        if not (maintype and subtype) or maintype == "multipart":
+            maintype, subtype = "application", "octet-stream"  # a type typed by the uploader's browser: not trusted
+        msg.add_attachment(file.data, maintype=maintype, subtype=subtype, filename=one_line(file.filename, 200))
     return msg
 
 
