@@ -256,6 +256,24 @@ def page(
     scope = _scope(session, user, scope)
     if key == "all" and not scope.everything:
         raise PermissionError("the All queue is for managers")
+    if filters.sort == "due" and key != "breaching":
+        # Time left, most urgent first, then the tickets without a running clock (paused, waiting on the customer,
+        # no SLA) by number: each part read in its own index order (one ORDER BY with NULLs last could use none).
+        rows: list[QueueRow] = []
+        if after is None or after[0] is not None:
+            rows = _page(session, user, key, filters, after, limit, scope, undated=False)
+        if len(rows) < limit:
+            tail = after if after is not None and after[0] is None else None
+            rows += _page(session, user, key, filters, tail, limit - len(rows), scope, undated=True)
+        return rows
+    return _page(session, user, key, filters, after, limit, scope)
+
+
+def _page(
+    session: Session, user: User, key: str, filters: Filters, after: tuple[Any, int] | None, limit: int,
+    scope: Scope, undated: bool = False,
+) -> list[QueueRow]:  # fmt: skip
+    """`page` for one order (`undated`: the tickets without a due date, by number, for the Time left sort)."""
     dialect = session.get_bind().dialect.name
     values: dict[str, Any] = {"user_id": scope.user_id}
     if key == "breaching":
@@ -287,33 +305,33 @@ def page(
             found, values["q_ids"] = read_rows(session, _found_ids_statement(indexed, number), values).one()
             if found <= SEARCH_MANY_MATCHES:
                 rows = _read_page(session, dialect, user, key, filters, after, limit, scope, "ids", number,
-                                  indexed, values, also)  # fmt: skip
+                                  indexed, values, also, undated)  # fmt: skip
                 return [_queue_row(row, dialect) for row in rows]
         else:
             rows = _read_page(session, dialect, user, key, filters, after, limit, scope, "ids", number, indexed,
-                              values, also)  # fmt: skip
+                              values, also, undated)  # fmt: skip
             if rows[0][-1] <= SEARCH_MANY_MATCHES:  # the count's row is there even with no page
                 return [_queue_row(row[:-1], dialect) for row in rows if row[0] is not None]
         search = "walk"  # if no term is left to lead: check the queue's tickets in order (the last lead's values)
     rows = _read_page(session, dialect, user, key, filters, after, limit, scope, search, number, indexed, values,
-                      also)  # fmt: skip
+                      also, undated)  # fmt: skip
     return [_queue_row(row, dialect) for row in rows]
 
 
 def _read_page(
     session: Session, dialect: str, user: User, key: str, filters: Filters, after: tuple[Any, int] | None,
     limit: int, scope: Scope, search: str | None, number: bool, indexed: bool, values: dict[str, Any],
-    also: int = 0,
+    also: int = 0, undated: bool = False,
 ) -> list[sa.Row[Any]]:  # fmt: skip
     shape = (dialect, key, scope.everything, scope.team_ids, filters.sort, limit, after is None,
-             after is not None and after[0] is None, search, number, indexed, also,
+             after is not None and after[0] is None, search, number, indexed, also, undated,
              *(bool(getattr(filters, name)) for name in ("status", "priority", "team_id", "tag")))  # fmt: skip
     stmt = _PAGE_STATEMENTS.get(shape)
     if stmt is None:
         if len(_PAGE_STATEMENTS) >= _PAGE_STATEMENTS_KEPT:
             _PAGE_STATEMENTS.clear()
         stmt = _PAGE_STATEMENTS[shape] = _page_statement(
-            dialect, user, key, filters, after, limit, scope, search, number, indexed, also
+            dialect, user, key, filters, after, limit, scope, search, number, indexed, also, undated
         )
     return list(read_rows(session, stmt, values))
 
@@ -332,7 +350,7 @@ _PAGE_STATEMENTS_KEPT = 512
 
 def _page_statement(
     dialect: str, user: User, key: str, filters: Filters, after: tuple[Any, int] | None, limit: int, scope: Scope,
-    search: str | None = None, number: bool = False, indexed: bool = False, also: int = 0,
+    search: str | None = None, number: bool = False, indexed: bool = False, also: int = 0, undated: bool = False,
 ) -> sa.Select[Any]:  # fmt: skip
     """`search`: None, "number" (the ticket q_number), "ids" (the tickets matching q_pattern, and q_number when
     `number`, collected first: on PostgreSQL `_found`, none when they are more than q_many, each row, and a row of
@@ -341,7 +359,7 @@ def _page_statement(
     With either, each of the `also` other terms (q_also_0, ...) must match the ticket too. Each term comes with its
     address (q_exact, q_also_exact_0, ...: `address_term`, NULL when it is none).
     """
-    column, descending = _order(filters.sort, key)
+    column, descending = (Ticket.id, False) if undated else _order(filters.sort, key)
     stmt = sa.select(*_TICKET_COLUMNS, Ticket.customer_id, column.label("sort_key")).where(
         queue_clause(user, key, scope)
     )
@@ -375,9 +393,13 @@ def _page_statement(
         stmt = stmt.where(_search_walk(*_term_params("q_pattern", "q_exact"), dialect, found))
     for i in range(also if search in ("ids", "walk") else 0):
         stmt = stmt.where(_search_walk(*_term_params(f"q_also_{i}", f"q_also_exact_{i}"), dialect))
-    if key == "breaching" or filters.sort == "due":
+    if undated:
+        stmt = stmt.where(Ticket.due_date.is_(None))
+    elif key == "breaching" or filters.sort == "due":
         stmt = stmt.where(Ticket.due_date.is_not(None))  # ordering by time left needs a clock
-    if after is not None:
+    if undated and after is not None:
+        stmt = stmt.where(Ticket.id > sa.bindparam("after_id", type_=sa.Integer))
+    elif after is not None:
         value_type = column.type if after[0] is not None else sa.NullType()
         row = sa.tuple_(column, Ticket.id)
         bound = sa.tuple_(sa.bindparam("after_value", type_=value_type), sa.bindparam("after_id", type_=sa.Integer))
