@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask import Response, abort, request
+from flask import Response, abort, flash, request
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 from sqlalchemy.orm import Session
@@ -21,18 +21,28 @@ from ticketing.services import csv_export, queues, reports
 DIMENSIONS = ("tier", "team", "priority")
 
 
+class RangeError(ValueError):
+    pass
+
+
 def _range() -> tuple[datetime, datetime]:
-    """[start, end) from ?start=YYYY-MM-DD&end=YYYY-MM-DD (end inclusive as a day); default: the last 90 days."""
+    """[start, end) from ?start=YYYY-MM-DD&end=YYYY-MM-DD (end inclusive as a day); default: the last 90 days.
+    RangeError for dates that are none, or a range that is backwards or over three years."""
     today = datetime.now(UTC).date()
     try:
         start_day = date.fromisoformat(request.args["start"]) if request.args.get("start") else today - timedelta(89)
         end_day = date.fromisoformat(request.args["end"]) if request.args.get("end") else today
     except ValueError:
-        abort(400, "Dates look like 2026-01-31.")
+        raise RangeError("Dates look like 2026-01-31.") from None
     if end_day < start_day or (end_day - start_day).days > 3 * 366:
-        abort(400, "Choose an end after the start, at most three years apart.")
+        raise RangeError("Choose an end after the start, at most three years apart.")
     start = datetime.combine(start_day, datetime.min.time(), UTC)
     return start, datetime.combine(end_day + timedelta(days=1), datetime.min.time(), UTC)
+
+
+def _default_range() -> tuple[datetime, datetime]:
+    today = datetime.combine(datetime.now(UTC).date(), datetime.min.time(), UTC)
+    return today - timedelta(days=89), today + timedelta(days=1)
 
 
 REPORTS: dict[str, Callable[[Session, str, datetime, datetime], Any]] = {
@@ -88,7 +98,12 @@ class ReportsView(StaffView):
     @expose("/")
     def index(self) -> ResponseReturnValue:
         dimension = request.args.get("dim") if request.args.get("dim") in DIMENSIONS else "tier"
-        start, end = _range()
+        try:
+            start, end = _range()
+        except RangeError as exc:
+            # Said on the page, with the form to correct it, over the last 90 days (it replaced the whole page).
+            flash(f"{exc} Showing the last 90 days.", "warning")
+            start, end = _default_range()
         data = _all(dimension, start, end)
         charts = {name: reports.to_jsonable(report) for name, report in data.items()}
         return self.render("agent/reports.html", dimension=dimension, dimensions=DIMENSIONS, start=start,
@@ -97,7 +112,10 @@ class ReportsView(StaffView):
     @expose("/<report>.csv")
     def csv(self, report: str) -> ResponseReturnValue:
         dimension = request.args.get("dim") if request.args.get("dim") in DIMENSIONS else "tier"
-        start, end = _range()
+        try:
+            start, end = _range()
+        except RangeError as exc:
+            abort(400, str(exc))  # a download has no page to say it on
         if report not in REPORTS:
             abort(404)
         body = csv_export.report_csv(_report(report, dimension, start, end))

@@ -297,6 +297,19 @@ def test_customer_panel_follows_the_workspace(client, db, desk) -> None:
     assert client.get(f"/admin/ticket/{desk['other'].id}/customer").status_code == 404  # another team's ticket
 
 
+def test_customer_panel_counts_every_open_ticket_beyond_the_ten_listed(client, db, make, desk) -> None:
+    jane = db.get(Ticket, desk["mine"].id).primary_contact
+    for n in range(11):
+        make.ticket(now=datetime.now(UTC), contact=jane, subject=f"More {n}", team=desk["billing"])
+    db.commit()
+    login_staff(client, "agent@bluehill.test", PW)
+    panel = client.get(f"/admin/ticket/{desk['mine'].id}/customer").get_data(as_text=True)
+    # 2 + 11 the agent may open (the Platform ticket is another team's), the 10 updated last listed.
+    assert "Open tickets (13) <span" in panel and "the 10 updated last" in panel
+    listed = panel[panel.index("Open tickets (") :].split("</ul>")[0]
+    assert listed.count("<li>") == 10
+
+
 def test_reports_page_cache_drops_on_a_ticket_change(client, db, desk) -> None:
     login_staff(client, "manager@bluehill.test", PW)
     today = datetime.now(UTC).date()

@@ -16,10 +16,14 @@ from ticketing.services.timelog import minutes_for_customer
 @dataclass
 class CustomerContext:
     customer: Customer | None
-    open_tickets: list[Ticket]
+    open_tickets: list[Ticket]  # the most recently updated OPEN_SHOWN of them
     recent_tickets: list[Ticket]
     minutes_logged: int
     history: list[Interaction]
+    open_count: int = 0  # all of them (the viewer may open)
+
+
+OPEN_SHOWN = 10
 
 
 def for_ticket(session: Session, ticket: Ticket, viewer: User, *, history_limit: int = 25) -> CustomerContext:
@@ -29,9 +33,11 @@ def for_ticket(session: Session, ticket: Ticket, viewer: User, *, history_limit:
     else:
         scope = Ticket.customer_id == customer.id
     others = sa.select(Ticket).where(scope, Ticket.id != ticket.id, visible_clause(viewer))
-    open_tickets = list(
-        session.scalars(others.where(Ticket.status.in_(list(ACTIVE))).order_by(Ticket.updated_at.desc()).limit(10))
-    )
+    still_open = others.where(Ticket.status.in_(list(ACTIVE)))
+    open_tickets = list(session.scalars(still_open.order_by(Ticket.updated_at.desc()).limit(OPEN_SHOWN)))
+    open_count = len(open_tickets)
+    if open_count == OPEN_SHOWN:  # the panel said "(10)" for a customer with 35 open
+        open_count = session.scalar(sa.select(sa.func.count()).select_from(still_open.subquery())) or 0
     recent = list(
         session.scalars(others.where(Ticket.status.not_in(list(ACTIVE))).order_by(Ticket.updated_at.desc()).limit(10))
     )
@@ -46,4 +52,4 @@ def for_ticket(session: Session, ticket: Ticket, viewer: User, *, history_limit:
         )
     )
     minutes = minutes_for_customer(session, customer.id) if customer else 0
-    return CustomerContext(customer, open_tickets, recent, minutes, history)
+    return CustomerContext(customer, open_tickets, recent, minutes, history, open_count)
