@@ -23,14 +23,14 @@ from admin.markup import (
     status_badge,
 )
 from admin.menu import keep_notifications, notifications_part
-from ticketing.domain.lifecycle import Status, TransitionError
+from ticketing.domain.lifecycle import ACTIVE, Status, TransitionError
 from ticketing.domain.vocab import Priority, Tier
 from ticketing.extensions import db, redis_conn
 from ticketing.models import Team, Ticket, User, UTCDateTime, utcnow
 from ticketing.models.base import read_rows
 from ticketing.models.staff import team_members
 from ticketing.services import queues, tickets
-from ticketing.services.staff_access import sees_everything, visible_clause
+from ticketing.services.staff_access import can_open, sees_everything, visible_clause
 
 BULK_ACTIONS = {
     "assign": "Add assignee",
@@ -74,14 +74,20 @@ def rows_html(rows: list[queues.QueueRow], now: datetime, ticket_url: str, team_
 SORT_LABELS = {"updated": "Last update", "due": "Time left", "priority": "Priority", "created": "Newest"}
 
 
-def queue_options(filters: queues.Filters, teams: list[queues.TeamRow], staff: list[StaffOption]) -> dict[str, Markup]:
+# The statuses a queue of open work can hold (every queue but All): offering Resolved there found nothing, ever.
+ACTIVE_OPTIONS = tuple((value, label) for value, label in STATUS_OPTIONS if Status(value) in ACTIVE)
+
+
+def queue_options(
+    filters: queues.Filters, teams: list[queues.TeamRow], staff: list[StaffOption], every_status: bool = True
+) -> dict[str, Markup]:
     """The queue page's select boxes (filters and the bulk bar), built from cached pieces: a Jinja loop over them
     cost more than the rows (names escaped; the enums' and actions' labels are ours)."""
     team_pairs = tuple((t.id, t.name) for t in teams)
     status = filters.status.value if filters.status else None  # None: the "Any ..." option stays unmarked
     priority = filters.priority.value if filters.priority else None
     return {
-        "status": option_tags((("", "Any status"), *STATUS_OPTIONS), status),
+        "status": option_tags((("", "Any status"), *(STATUS_OPTIONS if every_status else ACTIVE_OPTIONS)), status),
         "priority": option_tags((("", "Any priority"), *PRIORITY_OPTIONS), priority),
         "team": option_tags((("", "Any team"), *team_pairs), filters.team_id),
         "sort": option_tags(tuple(SORT_LABELS.items()), filters.sort),
@@ -94,7 +100,9 @@ def queue_options(filters: queues.Filters, teams: list[queues.TeamRow], staff: l
 def _bulk_value_options(staff: tuple[tuple[int, str], ...], teams: tuple[tuple[int, str], ...]) -> Markup:
     groups = {"People": staff, "Teams (Set team)": teams, "Status": STATUS_OPTIONS, "Priority": PRIORITY_OPTIONS}
     html = "".join(f'<optgroup label="{label}">{option_tags(pairs)}</optgroup>' for label, pairs in groups.items())
-    return Markup(html)  # noqa: S704  (the options are escaped; the group labels are ours)
+    # No value chosen until the agent picks one: the first person was preselected, and "Set status" with it said
+    # "choose a value that fits".
+    return Markup('<option value="" selected>Choose a value…</option>' + html)  # noqa: S704  (the options are escaped; the group labels are ours)
 
 
 def _filters() -> queues.Filters:
@@ -130,6 +138,10 @@ class QueueView(StaffView):
         cursor = queues.parse_cursor(request.args.get("after"), filters, key)
         rows = queues.page(session, user, key, filters, after=cursor, limit=queues.PAGE_SIZE + 1, scope=scope)
         more, rows = len(rows) > queues.PAGE_SIZE, rows[: queues.PAGE_SIZE]
+        # A ticket number found in no row of this queue may be in another, or resolved or closed (queues hold open
+        # work): the page links to it when this user may open it.
+        number = queues.ticket_number(filters.query) if filters.query and not rows and cursor is None else None
+        elsewhere = number if number is not None and can_open(session, user, number) else None
         now = utcnow()
         return self.render(
             "agent/queue.html",
@@ -141,12 +153,13 @@ class QueueView(StaffView):
             search_help=queues.SEARCH_HELP,
             search_hint=queues.SEARCH_HINT,
             short_query=bool(filters.query) and not queues.searches_text(filters.query),
+            elsewhere=elsewhere,
             counts=queues.counts(session, user, scope=scope, keys=keys, cache=redis_conn()),
             titles=titles,
             queue_url=url_for(".queue", key="mine")[: -len("mine")],
             queue_keys=[k for k in keys if not k.startswith("team-")],
             team_keys=[k for k in keys if k.startswith("team-")],
-            options=queue_options(filters, teams, staff),
+            options=queue_options(filters, teams, staff, every_status=key == "all"),
         )
 
     @expose("/bulk", methods=["POST"])
@@ -158,6 +171,9 @@ class QueueView(StaffView):
         back = form.get("back") if (form.get("back") or "").startswith("/admin/queues/") else url_for(".index")
         if action not in BULK_ACTIONS or not ids:
             flash("Choose tickets and an action.", "warning")
+            return redirect(back, 303)
+        if not value.strip():
+            flash(f"Choose a value for “{BULK_ACTIONS[action]}”.", "warning")
             return redirect(back, 303)
         changed, problems = 0, []
         for ticket in db.session.scalars(sa.select(Ticket).where(Ticket.id.in_(ids), visible_clause(user))):

@@ -67,3 +67,25 @@ def test_breaching_soon_still_lists_only_running_clocks(client, db, mixed) -> No
     shown = [i for page in _pages(client, "/admin/queues/breaching") for i in page]
     assert shown and all(db.get(Ticket, i).due_date is not None for i in shown)
     assert not set(shown) & set(mixed["ids"][1::3])
+
+
+def test_a_ticket_number_outside_the_queue_links_to_it_and_queues_offer_their_statuses(client, db, make, mixed) -> None:
+    """Queues hold open work: an agent's own resolved ticket was found nowhere ("#42": no match), and the status
+    filter offered Resolved and Closed, which never found anything there."""
+    team = db.get(Ticket, mixed["ids"][0]).assigned_team
+    done = make.ticket(now=datetime.now(UTC), subject="Old case", team=team)
+    db.flush()
+    ticket_service.change_status(db, done, Status.RESOLVED, actor=None, now=datetime.now(UTC))
+    elsewhere = make.ticket(now=datetime.now(UTC), subject="Other team", team=make.team("Other"))
+    db.commit()
+    login_staff(client, "pat@bluehill.test", PW)
+    page = client.get(f"/admin/queues/team-{mixed['team']}", query_string={"q": f"#{done.id}"}).get_data(as_text=True)
+    assert f"Ticket #{done.id} is not in this queue" in page and f'href="/admin/ticket/{done.id}"' in page
+    # Not for a ticket the agent may not open (another team's): no hint that it exists.
+    page = client.get("/admin/queues/mine", query_string={"q": f"#{elsewhere.id}"}).get_data(as_text=True)
+    assert "is not in this queue" not in page and f"/admin/ticket/{elsewhere.id}" not in page
+    status_box = page[page.index('id="f-status"') :].split("</select>")[0]
+    assert "Waiting on Customer" in status_box and "Resolved" not in status_box and "Closed" not in status_box
+    login_staff(client, "boss@bluehill.test", PW)
+    everything = client.get("/admin/queues/all").get_data(as_text=True)
+    assert "Resolved" in everything[everything.index('id="f-status"') :].split("</select>")[0]

@@ -303,6 +303,14 @@ def test_bulk_actions_respect_visibility(client, db, desk) -> None:
     billing, integ = db.get(Ticket, desk["billing"].id), db.get(Ticket, desk["integ"].id)
     assert billing.priority == Priority.URGENT and billing.tags == ["escalated"] and billing.assignees
     assert integ.priority == Priority.MEDIUM and integ.tags == [] and not integ.assignees
+    # The value box starts on "Choose a value…": an action without one changes nothing and says so.
+    assert '<select class="form-control form-control-sm mr-1" id="bulk-value" name="value">' in page
+    assert '<option value="" selected>Choose a value…</option>' in page
+    answer = client.post("/admin/queues/bulk", data={"csrf_token": csrf_token(page), "action": "team", "value": "",
+                                                     "ids": ids}, follow_redirects=True)  # fmt: skip
+    assert "Choose a value for “Set team”." in answer.get_data(as_text=True)
+    db.expire_all()
+    assert db.get(Ticket, desk["billing"].id).assigned_team_id == desk["teams"][0].id
 
 
 def test_queues_keyset_pages_and_breaching_order(db, make, desk, now) -> None:

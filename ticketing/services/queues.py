@@ -460,7 +460,8 @@ def parse_cursor(raw: str | None, filters: Filters, key: str) -> tuple[Any, int]
 SEARCH_HINT = f"Search for at least {SEARCH_MIN_RUN} characters, or a ticket number such as #42."
 SEARCH_HELP = (
     "Words are found anywhere in a ticket (subject, messages, contact, customer), each of them (up to 5); "
-    f'"a phrase" in quotes as written; an email address finds that contact. {SEARCH_HINT}'
+    '"a phrase" in quotes as written; an email address finds that contact; #42 finds ticket 42 (a link to it when '
+    f"it is in another queue). {SEARCH_HINT}"
 )
 _TICKET_NUMBER = re.compile(r"#?([0-9]{1,9})")
 
