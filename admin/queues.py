@@ -152,7 +152,10 @@ class QueueView(StaffView):
             filters=filters,
             search_help=queues.SEARCH_HELP,
             search_hint=queues.SEARCH_HINT,
-            short_query=bool(filters.query) and not queues.searches_text(filters.query),
+            # The "at least 3 characters" hint, but not for a ticket number ("#1", "42"): it found no such ticket.
+            short_query=bool(filters.query)
+            and not queues.searches_text(filters.query)
+            and queues.ticket_number(filters.query) is None,
             elsewhere=elsewhere,
             counts=queues.counts(session, user, scope=scope, keys=keys, cache=redis_conn()),
             titles=titles,

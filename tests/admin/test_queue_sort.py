@@ -84,6 +84,9 @@ def test_a_ticket_number_outside_the_queue_links_to_it_and_queues_offer_their_st
     # Not for a ticket the agent may not open (another team's): no hint that it exists.
     page = client.get("/admin/queues/mine", query_string={"q": f"#{elsewhere.id}"}).get_data(as_text=True)
     assert "is not in this queue" not in page and f"/admin/ticket/{elsewhere.id}" not in page
+    assert f"No tickets match “#{elsewhere.id}”</td>" in page  # no "at least 3 characters" hint: it is a number
+    short = client.get("/admin/queues/mine", query_string={"q": "ab"}).get_data(as_text=True)
+    assert "No tickets match “ab”. Search for at least 3 characters" in short
     status_box = page[page.index('id="f-status"') :].split("</select>")[0]
     assert "Waiting on Customer" in status_box and "Resolved" not in status_box and "Closed" not in status_box
     login_staff(client, "boss@bluehill.test", PW)
