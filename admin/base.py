@@ -196,7 +196,7 @@ def row_ids(model: Any, ids: Sequence[str]) -> tuple[Any, ...]:
     """A list's selected ids in the type of the model's primary key (integer keys: digits only)."""
     keys = sa.inspect(model).primary_key
     if len(keys) == 1 and keys[0].type.python_type is int:
-        return tuple(int(i) for i in ids if i.isdigit())
+        return tuple(int(i) for i in ids if i.isascii() and i.isdigit())
     return tuple(ids)
 
 

@@ -98,7 +98,10 @@ def queue_options(
 
 @lru_cache(maxsize=256)
 def _bulk_value_options(staff: tuple[tuple[int, str], ...], teams: tuple[tuple[int, str], ...]) -> Markup:
-    groups = {"People": staff, "Teams (Set team)": teams, "Status": STATUS_OPTIONS, "Priority": PRIORITY_OPTIONS}
+    # People and teams are told apart by their value (their ids overlap): "user:3", "team:2".
+    people = tuple((f"user:{user_id}", name) for user_id, name in staff)
+    team_values = tuple((f"team:{team_id}", name) for team_id, name in teams)
+    groups = {"People": people, "Teams (Set team)": team_values, "Status": STATUS_OPTIONS, "Priority": PRIORITY_OPTIONS}
     html = "".join(f'<optgroup label="{label}">{option_tags(pairs)}</optgroup>' for label, pairs in groups.items())
     # No value chosen until the agent picks one: the first person was preselected, and "Set status" with it said
     # "choose a value that fits".
@@ -170,7 +173,7 @@ class QueueView(StaffView):
         user, now, form = me(), utcnow(), request.form
         action = form.get("action", "")
         value = form.get("tag", "") if action == "tag" else form.get("value", "")
-        ids = [int(i) for i in form.getlist("ids") if i.isdigit()]
+        ids = [int(i) for i in form.getlist("ids") if i.isascii() and i.isdigit()]
         back = form.get("back") if (form.get("back") or "").startswith("/admin/queues/") else url_for(".index")
         if action not in BULK_ACTIONS or not ids:
             flash("Choose tickets and an action.", "warning")
@@ -230,17 +233,28 @@ def _pick_lists_statement() -> sa.Select[Any]:
     return sa.select(query).order_by(query.c.kind, query.c.label, query.c.id)
 
 
+def _picked_id(value: str, kind: str) -> int:
+    """The id in a bulk value of that kind ("user:3", "team:2"); LookupError for another kind or none."""
+    prefix, _, number = value.partition(":")
+    if prefix != kind or not (number.isascii() and number.isdigit()):
+        raise LookupError(f"choose a {kind}")
+    return int(number)
+
+
 def _apply(ticket: Ticket, action: str, value: str, user: User, now: datetime) -> None:
     session = db.session
     if action in {"assign", "unassign"}:
-        target = session.get(User, int(value)) if value.isdigit() else None
+        target = session.get(User, _picked_id(value, "user"))
         if target is None:
             raise LookupError("choose a person")
         (tickets.add_assignee if action == "assign" else tickets.remove_assignee)(
             session, ticket, target, actor=user, now=now
         )
     elif action == "team":
-        team = session.get(Team, int(value)) if value.isdigit() else None
+        # A status or a person picked for "Set team" cleared the team, or set the team of the person's id.
+        team = session.get(Team, _picked_id(value, "team"))
+        if team is None:
+            raise LookupError("choose a team")
         tickets.set_team(session, ticket, team, actor=user, now=now)
     elif action == "status":
         tickets.change_status(session, ticket, Status(value), actor=user, now=now)

@@ -11,7 +11,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from wtforms.validators import DataRequired, Email, Length
 
-from admin.base import AdminOnlyModelView, GuardedDeleteMixin, RoleLimitedMixin, StaffModelView, me
+from admin.base import AdminOnlyModelView, GuardedDeleteMixin, RoleLimitedMixin, StaffModelView, me, staff_role
 from admin.config_views import (
     BrandingView,
     CalendarView,
@@ -235,7 +235,11 @@ class CustomerView(GuardedDeleteMixin, RoleLimitedMixin, StaffModelView):
 
 
 class ContactView(GuardedDeleteMixin, RoleLimitedMixin, StaffModelView):
-    """Every staff role keeps contacts up to date; admins delete an unused one."""
+    """Managers add and change contacts and invite them (a contact's customer and portal role decide which tickets
+    it sees in the portal: an agent could give an address of their own another team's customer's tickets); admins
+    delete an unused one; agents look."""
+
+    edit_roles = MANAGERS
 
     column_list = ["name", "email", "phone", "customer", "portal_role"]
     column_details_exclude_list = ["password_hash"]  # a hash is a secret too: it can be attacked offline
@@ -254,6 +258,11 @@ class ContactView(GuardedDeleteMixin, RoleLimitedMixin, StaffModelView):
 
     def removal(self, model: Contact) -> Removal:
         return config_usage.contact_removal(db.session, model)
+
+    def is_action_allowed(self, name: str) -> bool:
+        if name == "invite" and staff_role() not in MANAGERS:
+            return False
+        return bool(super().is_action_allowed(name))
 
     @action("invite", "Send portal invitation", "Email the selected contacts a link to choose a password?")
     def action_invite(self, ids: list[str]) -> None:

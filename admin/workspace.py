@@ -286,7 +286,7 @@ class WorkspaceView(StaffView):
     def merge_into(self, ticket_id: int) -> ResponseReturnValue:
         source = self._ticket(ticket_id)
         target_id = request.form.get("target", "").lstrip("#")
-        if not target_id.isdigit() or not can_open(db.session, me(), int(target_id)):
+        if not (target_id.isascii() and target_id.isdigit()) or not can_open(db.session, me(), int(target_id)):
             flash("No such ticket.", "danger")
             return self._back(ticket_id)
         target = db.get_or_404(Ticket, int(target_id))
@@ -397,13 +397,26 @@ def _options(ticket: Ticket, choices: Choices, here: str) -> dict[str, tuple[tup
         "statuses": tuple((s.value, s.label) for s in statuses),
         "priorities": PRIORITY_OPTIONS,
         "teams": (("", "No team"), *((t.id, t.label) for t in choices.teams)),
-        "categories": (("", "None"), *((c.id, c.label) for c in choices.categories)),
+        "categories": (
+            ("", "None"),
+            *((c.id, c.label) for c in choices.categories),
+            *_retired_category(ticket, choices),
+        ),
         "staff": tuple(
             (u.id, f"{u.label} (away)" if u.away else u.label) for u in choices.staff if u.id not in assigned
         ),
         "canned": (("", "Insert canned response…"), *((f"{here}/canned/{c.id}", c.label) for c in choices.canned)),
         "sms_contacts": tuple((c.id, f"{c.label} ({c.detail or 'no phone'})") for c in choices.contacts),
     }
+
+
+def _retired_category(ticket: Ticket, choices: Choices) -> tuple[tuple[Any, str], ...]:
+    """The ticket's own category when it is no longer offered (deactivated): without its option the form posted
+    "None", and saving any other field cleared the category."""
+    if ticket.category_id is None or any(c.id == ticket.category_id for c in choices.categories):
+        return ()
+    name = ticket.category.name if ticket.category else f"#{ticket.category_id}"
+    return ((ticket.category_id, f"{name} (inactive)"),)
 
 
 def _choices(user_id: int, ticket_id: int) -> Choices:

@@ -61,7 +61,7 @@ def _session_is_live() -> bool:
 
 def load_principal(session_id: str) -> User | Contact | None:
     kind, _, raw = session_id.partition(":")
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         return None
     model = {"staff": User, "contact": Contact}.get(kind)
     if model is None or not _session_is_live():

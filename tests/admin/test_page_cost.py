@@ -67,7 +67,7 @@ def test_queue_page_is_three_statements_and_escapes_its_rows(app, client, desk, 
     assert 'Acme &lt;Widgets&gt; <span class="tier tier-standard">Standard</span>' in row
     assert "Ann, Priya" in row and ">Billing<" in row
     # The bulk bar offers every active colleague by name.
-    assert re.findall(r'<option value="\d+">(\w+)</option></optgroup>', page)[:1] == ["Priya"]
+    assert re.findall(r'<option value="user:\d+">(\w+)</option></optgroup>', page)[:1] == ["Priya"]
     assert '<optgroup label="People"><option value="' in page and ">Ada</option>" in page
     # The queue menu links every queue of the agent, their team's too.
     for key in ("mine", "unassigned", "breaching", "waiting", f"team-{desk['billing'].id}"):

@@ -7,12 +7,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-import sqlalchemy as sa
 
 from tests.admin.test_admin_config_validation import alerts, delete
 from tests.conftest import NOW, csrf_token, login_staff
-from ticketing.domain.vocab import StaffRole, Tier
-from ticketing.models import Contact, Customer, OnboardingPlan, Ticket, TimeEntry
+from ticketing.domain.vocab import PortalRole, StaffRole, Tier
+from ticketing.models import Contact, Customer, OnboardingPlan, Ticket, TimeEntry, WebhookSubscription
 from ticketing.services import merge
 from ticketing.services.merge import MergeError
 
@@ -59,7 +58,10 @@ def test_a_manager_changes_a_customers_tier(client, db, make, staff) -> None:
 
 
 def test_an_admin_deletes_only_a_customer_or_contact_without_history(client, db, make, staff) -> None:
-    acme, empty = make.customer("Acme"), make.customer("Unused Ltd")
+    acme, empty, planned = make.customer("Acme"), make.customer("Unused Ltd"), make.customer("Planned Co")
+    planned.onboarding_plan = OnboardingPlan(name="Go-live", started_on=date(2026, 3, 1))
+    hooked = make.customer("Hooked Inc")  # a webhook filtered on it would send every customer's events once nulled
+    db.add(WebhookSubscription(name="Hooked CRM", url="https://crm.example.com/hook", secret="s", customer=hooked))
     jane, spare = make.contact(acme, email="jane@acme.example"), make.contact(None, email="spare@people.example")
     make.ticket(now=NOW, contact=jane)
     db.commit()
@@ -72,6 +74,10 @@ def test_an_admin_deletes_only_a_customer_or_contact_without_history(client, db,
     said = delete(client, "contact", jane_id)
     assert any(m.startswith("jane@acme.example was not deleted: they are on 1 ticket (1 open) and 1 timeline entry")
                for m in said)  # fmt: skip
+    said = delete(client, "customer", planned.id)  # its plan (and milestones) went with it
+    assert any(m.startswith("Customer Planned Co was not deleted: it still has 1 onboarding plan") for m in said)
+    said = delete(client, "customer", hooked.id)
+    assert any(m.startswith("Customer Hooked Inc was not deleted: it still has 1 webhook (Hooked CRM)") for m in said)
     assert "Record was successfully deleted." in delete(client, "customer", empty_id)
     assert "Record was successfully deleted." in delete(client, "contact", spare_id)
     db.expire_all()
@@ -93,8 +99,15 @@ def test_only_admins_delete_contacts_and_onboarding_plans(client, db, make, staf
             client.post(f"/admin/{endpoint}/delete/", data={"id": str(record_id), "csrf_token": csrf_token(page)})
     db.expire_all()
     assert db.get(Contact, spare.id) is not None and db.get(OnboardingPlan, plan.id) is not None
-    # Agents keep contacts up to date.
+    # Managers keep contacts up to date (a contact's customer and portal role decide what it sees in the portal);
+    # agents can neither change one nor invite it.
     login_staff(client, "agent@bluehill.test", PW)
+    listing = client.get("/admin/contact/").get_data(as_text=True)
+    assert "/admin/contact/new/" not in listing and "Send portal invitation" not in listing
+    assert client.get(f"/admin/contact/edit/?id={spare.id}").status_code == 302
+    invite = {"csrf_token": csrf_token(listing), "action": "invite", "rowid": [str(spare.id)]}
+    client.post("/admin/contact/action/", data=invite)
+    login_staff(client, "manager@bluehill.test", PW)
     page = client.get(f"/admin/contact/edit/?id={spare.id}").get_data(as_text=True)
     form = {"name": "Spare Person", "email": "spare@acme.example", "phone": "+4930123456", "customer": str(acme.id),
             "portal_role": "own", "portal_enabled": "y", "csrf_token": csrf_token(page)}  # fmt: skip
@@ -137,6 +150,21 @@ def test_tickets_of_two_customers_are_not_merged(client, db, make, staff) -> Non
     merge.merge(db, second, first, actor=staff[StaffRole.AGENT], now=NOW)
     db.commit()
     assert db.get(Ticket, second.id).merged_into_id == first.id
+    # Within one customer: only between people who may see each other's tickets in the portal (the customer role
+    # sees all of the customer's; the own role only theirs).
+    ann, bob = make.contact(acme), make.contact(acme)
+    anns, bobs = (
+        make.ticket(now=NOW, contact=ann, team=staff["team"]),
+        make.ticket(now=NOW, contact=bob, team=staff["team"]),
+    )
+    db.commit()
+    with pytest.raises(MergeError, match="cannot see each other's tickets"):
+        merge.merge(db, bobs, anns, actor=staff[StaffRole.AGENT], now=NOW)
+    ann.portal_role = bob.portal_role = PortalRole.CUSTOMER
+    db.flush()
+    merge.merge(db, bobs, anns, actor=staff[StaffRole.AGENT], now=NOW)
+    db.commit()
+    assert db.get(Ticket, bobs.id).merged_into_id == anns.id
 
     login_staff(client, "agent@bluehill.test", PW)
     page = client.get(f"/admin/ticket/{theirs.id}").get_data(as_text=True)
@@ -145,5 +173,4 @@ def test_tickets_of_two_customers_are_not_merged(client, db, make, staff) -> Non
                          follow_redirects=True)  # fmt: skip
     assert any("are from different customers" in m for m in alerts(answer.get_data(as_text=True)))
     db.expire_all()
-    assert db.get(Ticket, theirs.id).merged_into_id is None
-    assert db.scalar(sa.select(sa.func.count()).select_from(Ticket).where(Ticket.customer_id == acme.id)) == 1
+    assert db.get(Ticket, theirs.id).merged_into_id is None and db.get(Ticket, ours.id).merged_into_id is None

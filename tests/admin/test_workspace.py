@@ -15,7 +15,7 @@ from tests.conftest import csrf_token, login_staff
 from ticketing import jobs
 from ticketing.domain.lifecycle import Status
 from ticketing.domain.visibility import InteractionType, SmsStatus
-from ticketing.domain.vocab import Priority, StaffRole
+from ticketing.domain.vocab import PortalRole, Priority, StaffRole
 from ticketing.models import (
     CannedResponse,
     Interaction,
@@ -194,7 +194,8 @@ def test_merge_moves_timeline_contacts_and_thread(client, db, make, desk, now) -
     login_staff(client, "manager@bluehill.test", PW)
     source, target = desk["billing"], desk["inbox"]
     db.add(MailThreadRef(message_id="thread-of-source@client.example", ticket_id=source.id))
-    colleague = make.contact(source.customer, email="bob@acme.example")
+    # Copied in on the source, and sees all of Acme's tickets anyway (merged, each contact sees both timelines).
+    colleague = make.contact(source.customer, email="bob@acme.example", portal_role=PortalRole.CUSTOMER)
     source.contacts.append(colleague)
     db.commit()
     moved = len(entries(db, source.id, InteractionType.EMAIL_INBOUND))
@@ -298,7 +299,7 @@ def test_bulk_actions_respect_visibility(client, db, desk) -> None:
     client.post("/admin/queues/bulk", data={"csrf_token": csrf_token(page), "action": "tag", "tag": "Escalated",
                                             "ids": ids})  # fmt: skip
     client.post("/admin/queues/bulk", data={"csrf_token": csrf_token(page), "action": "assign",
-                                            "value": desk["people"]["agent"].id, "ids": ids})  # fmt: skip
+                                            "value": f"user:{desk['people']['agent'].id}", "ids": ids})  # fmt: skip
     db.expire_all()
     billing, integ = db.get(Ticket, desk["billing"].id), db.get(Ticket, desk["integ"].id)
     assert billing.priority == Priority.URGENT and billing.tags == ["escalated"] and billing.assignees
@@ -309,6 +310,12 @@ def test_bulk_actions_respect_visibility(client, db, desk) -> None:
     answer = client.post("/admin/queues/bulk", data={"csrf_token": csrf_token(page), "action": "team", "value": "",
                                                      "ids": ids}, follow_redirects=True)  # fmt: skip
     assert "Choose a value for “Set team”." in answer.get_data(as_text=True)
+    # A value of another kind (a status, or a person: their ids overlap with teams') is refused, not a team cleared.
+    for wrong in ("open", f"user:{desk['teams'][1].id}", "team:²"):
+        form = {"csrf_token": csrf_token(page), "action": "team", "value": wrong, "ids": ids}
+        answer = client.post("/admin/queues/bulk", data=form, follow_redirects=True)
+        assert "choose a value that fits “Set team”" in answer.get_data(as_text=True), wrong
+    assert f'value="team:{desk["teams"][0].id}"' in page and f'value="user:{desk["people"]["agent"].id}"' in page
     db.expire_all()
     assert db.get(Ticket, desk["billing"].id).assigned_team_id == desk["teams"][0].id
 

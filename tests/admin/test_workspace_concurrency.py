@@ -305,3 +305,25 @@ def test_mark_all_read_needs_the_form_token_a_staff_user_and_goes_back_only_to_o
     refused = customer.post(url, data={"csrf_token": token})
     assert refused.status_code == 302 and "/agent/login" in refused.headers["Location"]
     assert unread(db, desk["priya"]) == {"for Priya again"}
+
+
+def test_saving_keeps_a_category_that_was_deactivated_since(app, client, db, desk) -> None:
+    """The category box offers active categories: the ticket's own, once deactivated, had no option, the form posted
+    None, and saving the priority cleared it."""
+    from ticketing.models import Category
+
+    t = desk["shared"].id
+    old = Category(name="Legacy billing", active=True)
+    db.add(old)
+    db.flush()
+    db.get(Ticket, t).category_id = old.id
+    db.commit()
+    old.active = False
+    db.commit()
+    priya = agent(app, "priya")
+    form = properties_form(open_ticket(priya, t))
+    assert form["category_id"] == str(old.id) and form["was_category_id"] == str(old.id)
+    save(priya, t, {**form, "priority": "high"})
+    db.expire_all()
+    ticket = db.get(Ticket, t)
+    assert (ticket.priority, ticket.category_id) == (Priority.HIGH, old.id)

@@ -30,11 +30,13 @@ from tests.conftest import REDIS_URL, csrf_token, login_staff
 from tests.portal.conftest import PASSWORD, World, login_contact, world  # noqa: F401  (re-exported fixture)
 from ticketing.app import create_app
 from ticketing.domain.visibility import InteractionType
+from ticketing.domain.vocab import Source
 from ticketing.extensions import attachment_store
 from ticketing.extensions import db as _db
 from ticketing.models import Attachment, CannedResponse, Contact, InboundMessage, Interaction, TimeEntry, User
 from ticketing.models.mail import InboundStatus, OutboundKind, OutboundMessage, OutboundStatus
 from ticketing.services import api_tokens, customer_actions
+from ticketing.services import tickets as ticket_service
 from ticketing.services.attachments import AttachmentLimits, IncomingFile
 
 STAFF_PASSWORD = "pw-secret-1"  # tests/factories.py's default
@@ -59,6 +61,7 @@ class Sec:
     bob_token: str  # a customer token of Globex's Bob
     acme_internal_note: int  # an internal note on the Acme ticket
     acme_failed_email: int  # an outbound email of the Acme ticket that failed (an agent may send it again)
+    acme_twin: int  # a second ticket of Alice's (the Acme ticket may be merged into it: same requester)
 
     @property
     def w(self) -> World:
@@ -107,6 +110,8 @@ def sec(db, apiw, now) -> Sec:  # noqa: F811 - the API world fixture, re-exporte
                              body_text="Fixed.", status=OutboundStatus.FAILED, last_error="refused",
                              created_at=now)  # fmt: skip
     db.add_all([canned, entry, failed])
+    twin = ticket_service.create_ticket(db, subject="A second request from Alice", body="twin", source=Source.PORTAL,
+                                        now=now, actor=w.alice, contact=w.alice)  # fmt: skip
     _cheap_passwords(db)
     bob_token = api_tokens.issue(db, name="bob", contact=w.bob, now=now)[1]
     db.commit()
@@ -131,6 +136,7 @@ def sec(db, apiw, now) -> Sec:  # noqa: F811 - the API world fixture, re-exporte
             .where(Interaction.ticket_id == w.acme_ticket.id, Interaction.type == InteractionType.INTERNAL_NOTE)
             .limit(1)
         ),  # fmt: skip
+        acme_twin=twin.id,
     )
 
 

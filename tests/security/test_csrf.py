@@ -67,7 +67,7 @@ SPECS: dict[str, Spec] = {
     "workspace.properties": Spec("admin", lambda s: {"status": "in_progress"}, "db"),
     "workspace.assignees": Spec("admin", lambda s: {"user_id": s.api.users["agent_in"].id}, "db"),
     "workspace.time": Spec("admin", lambda s: {"minutes": "15", "note": "via CSRF"}, "db"),
-    "workspace.merge_into": Spec("admin", lambda s: {"target": str(s.w.acme_colleague_ticket.id)}, "db"),
+    "workspace.merge_into": Spec("admin", lambda s: {"target": str(s.acme_twin)}, "db"),
     "workspace.presence": Spec("admin", lambda s: {"state": "replying"}, None),  # Redis only, nothing to count
     "workspace.resend": Spec("admin", lambda s: {}, "db"),
     # The seeded desk has no notices for the admin to read: nothing to count (test_workspace_concurrency counts).

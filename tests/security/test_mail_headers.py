@@ -81,7 +81,7 @@ def test_staff_names_in_mention_emails_cannot_add_headers(db, sec, now) -> None:
                            now=now)  # fmt: skip
     notified = mentions.notify_mentions(db, ticket, note, author=author, policy=mail_policy(), now=now,
                                         ticket_url="http://x/")  # fmt: skip
-    assert [u.email for u in notified] == ["ina@bluehill.test"]
+    assert [u.email for u in notified.notified] == ["ina@bluehill.test"]
     outbound = db.scalar(sa.select(OutboundMessage).where(OutboundMessage.kind == "mention"))
     message = _parsed(outbound)
     _assert_clean(message)

@@ -184,14 +184,6 @@ def test_a_mixed_note_notifies_some_and_reports_the_others(db, desk, now) -> Non
     assert notified_ids(db) == ({p["bo"].id, p["morgan"].id}, {"bo@bluehill.test", "manager@bluehill.test"})
 
 
-def test_the_result_still_reads_as_the_list_of_notified_users(db, desk, now) -> None:
-    """admin/workspace.py does `if notified: flash("Notified " + ", ".join(u.name for u in notified))`."""
-    nobody = notify(db, desk, "billing", "@lena only", now)
-    assert not nobody and len(nobody) == 0 and list(nobody) == [] and nobody.without_access == [desk["people"]["lena"]]
-    some = notify(db, desk, "billing", "@lena and @bo", now)
-    assert some and len(some) == 1 and ", ".join(u.name for u in some) == "Bo"
-
-
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

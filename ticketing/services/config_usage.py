@@ -24,6 +24,7 @@ from ticketing.models import (
     IntakeForm,
     Interaction,
     Mailbox,
+    OnboardingPlan,
     RoutingRule,
     SlaPolicy,
     Team,
@@ -176,11 +177,17 @@ def check_single_default(session: Session, policy_id: int | None) -> None:
 
 
 def customer_removal(session: Session, customer: Customer) -> Removal:
-    """A customer's tickets, contacts and plans are its history: one that has any is kept (its tickets pointed at
-    nothing once it was gone, and queues, reports and the SLA clock lost its tier)."""
+    """A customer's tickets, contacts and onboarding plan are its history, and a webhook may be filtered on it: one
+    with any is kept (its tickets pointed at nothing once it was gone, and queues, reports and the SLA clock lost
+    its tier)."""
     uses = describe([
         _ticket_use(session, Ticket.customer_id == customer.id),
         _named(session, "contact", "contacts", Contact.email, Contact.customer_id == customer.id),
+        _named(session, "onboarding plan", "onboarding plans", OnboardingPlan.name,
+               OnboardingPlan.customer_id == customer.id),
+        # ON DELETE SET NULL: a webhook filtered on the customer would then send every customer's events.
+        _named(session, "webhook", "webhooks", WebhookSubscription.name,
+               WebhookSubscription.customer_id == customer.id),
     ])  # fmt: skip
     if not uses:
         return DELETE

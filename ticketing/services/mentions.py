@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,20 +46,10 @@ def mentioned_users(session: Session, text: str) -> list[User]:
 @dataclass(frozen=True)
 class MentionResult:
     """Who was notified, and who was mentioned but not notified because they may not open the ticket (the author
-    may want to share it with them another way). Iterating it, or testing it for truth, means the notified users,
-    as the plain list this function used to return did."""
+    is told, and may share it with them another way)."""
 
     notified: list[User]
     without_access: list[User]
-
-    def __iter__(self) -> Iterator[User]:
-        return iter(self.notified)
-
-    def __len__(self) -> int:
-        return len(self.notified)
-
-    def __bool__(self) -> bool:
-        return bool(self.notified)
 
 
 def notify_mentions(

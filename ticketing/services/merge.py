@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from ticketing.domain.lifecycle import Status
 from ticketing.domain.visibility import InteractionType
-from ticketing.models import Attachment, Interaction, MailThreadRef, OutboundMessage, Ticket, TimeEntry
+from ticketing.domain.vocab import PortalRole
+from ticketing.models import Attachment, Contact, Interaction, MailThreadRef, OutboundMessage, Ticket, TimeEntry
 from ticketing.services import tickets
 from ticketing.services.actors import Actor, actor_name
 from ticketing.services.audit import touch
@@ -21,11 +22,24 @@ class MergeError(ValueError):
 
 
 def same_requester(source: Ticket, target: Ticket) -> bool:
-    """Whether the target's customer may see all of the source's timeline: the same customer, or, for tickets of
-    no customer (a sender at an unknown domain), the same contact."""
-    if source.customer_id is not None or target.customer_id is not None:
-        return source.customer_id == target.customer_id
-    return source.primary_contact_id == target.primary_contact_id
+    """Whether every contact of either ticket may already see the other one in the portal, as after the merge they
+    all see the whole timeline: the same customer, and each contact on the one ticket is on the other or sees all of
+    its customer's tickets (the customer portal role). Tickets of no customer (a sender at an unknown domain): the
+    same contact."""
+    if source.customer_id != target.customer_id:
+        return False
+    if source.customer_id is None:
+        return source.primary_contact_id == target.primary_contact_id
+    return _all_see(source, target) and _all_see(target, source)
+
+
+def _people(ticket: Ticket) -> set[Contact]:
+    return {*ticket.contacts, *([ticket.primary_contact] if ticket.primary_contact else [])}
+
+
+def _all_see(viewers_of: Ticket, other: Ticket) -> bool:
+    on_other = _people(other)
+    return all(c in on_other or c.portal_role == PortalRole.CUSTOMER for c in _people(viewers_of))
 
 
 def merge(session: Session, source: Ticket, target: Ticket, *, actor: Actor, now: datetime) -> None:
@@ -38,8 +52,9 @@ def merge(session: Session, source: Ticket, target: Ticket, *, actor: Actor, now
         raise MergeError(f"#{target.id} is closed or merged; choose an open ticket.")
     if not same_requester(source, target):
         raise MergeError(
-            f"#{source.id} and #{target.id} are from different customers: merged, one customer would see the "
-            "other's messages. Merge only tickets of the same customer."
+            f"#{source.id} and #{target.id} are from different customers, or from people who cannot see each "
+            "other's tickets in the portal: merged, they would read each other's messages. Link them in a note "
+            "instead."
         )
     for model in (Interaction, Attachment, TimeEntry, MailThreadRef, OutboundMessage):
         session.execute(

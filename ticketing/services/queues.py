@@ -190,7 +190,7 @@ def queue_clause(user: User, key: str, scope: Scope | None = None) -> sa.ColumnE
         return sa.and_(_active(), due, visible(scope))
     if key == "waiting":
         return sa.and_(Ticket.status == Status.WAITING_ON_CUSTOMER, visible(scope))
-    if key.startswith("team-") and key[5:].isdigit():
+    if key.startswith("team-") and key[5:].isascii() and key[5:].isdigit():
         team_id = int(key[5:])
         own = scope.everything or team_id in scope.team_ids
         return sa.and_(_active(), Ticket.assigned_team_id == team_id, sa.true() if own else visible(scope))
