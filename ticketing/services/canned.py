@@ -15,7 +15,8 @@ _FIELD = re.compile(r"\{(\w+)\}")
 
 def substitute_placeholders(text: str, values: Mapping[str, str]) -> str:
     """`text` with each "{name}" whose name is a key of `values` replaced by that value; everything else (unknown
-    placeholders, lone or doubled braces, "{0:>10}", "{ticket.__class__}") stays exactly as typed. One pass, so a
+    placeholders, lone braces, "{0:>10}", "{ticket.__class__}") stays exactly as typed. Doubled braces are no escape
+    (this is not a format string): "{{agent}}" reads "{Lena}". One pass, so a
     value that itself reads "{agent}" is not filled in again. Not str.format: an admin's text is not a format
     string, and no text can make this raise."""
     return _FIELD.sub(lambda field: values.get(field[1], field[0]), text)
