@@ -157,9 +157,13 @@ def csrf_token(html: str) -> str:
     return match.group(1) or match.group(2)
 
 
+_CSRF_HEADER = re.compile(r'"X-CSRFToken": "[^"]*"')
+
+
 def without_csrf_tokens(html: str) -> str:
-    """The page with every CSRF token value blanked, for comparing two pages rendered at different seconds."""
-    return _CSRF.sub('name="csrf_token" value=""', html)
+    """The page with every CSRF token value blanked (form fields, and the htmx header on the portal's body), for
+    comparing two pages rendered at different seconds."""
+    return _CSRF_HEADER.sub('"X-CSRFToken": ""', _CSRF.sub('name="csrf_token" value=""', html))
 
 
 @contextlib.contextmanager
