@@ -206,7 +206,8 @@ class GuardedDeleteMixin:
     IntegrityError on PostgreSQL, or silently cascading to rows that mattered."""
 
     def removal(self, model: Any) -> Removal:
-        raise NotImplementedError
+        """What deleting `model` may do; each view using the mixin answers with its config_usage function."""
+        raise NotImplementedError  # a view with the mixin and no removal of its own is a programming error
 
     def delete_model(self, model: Any) -> bool:
         outcome = self.removal(model)

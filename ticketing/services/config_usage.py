@@ -126,6 +126,13 @@ def open_assigned(session: Session, user: User) -> int:
     )
 
 
+def _deactivate(session: Session, record: User | IntakeForm, *, inactive: str) -> str:
+    """Deactivates (flushes) a record kept for its history; what was done, for the admin's message."""
+    was_active, record.active = record.active, False
+    session.flush()
+    return "was deactivated instead of deleted" if was_active else f"stays {inactive} and cannot be deleted"
+
+
 def staff_removal(session: Session, user: User, *, by: User) -> Removal:
     """Refused for oneself and while open tickets are assigned (they would silently lose their assignee); an account
     with a history is deactivated, so that history keeps its author; only an unused account is deleted."""
@@ -139,9 +146,7 @@ def staff_removal(session: Session, user: User, *, by: User) -> Removal:
     history = describe(staff_history(session, user))
     if not history:
         return DELETE
-    was_active, user.active = user.active, False
-    session.flush()
-    done = "was deactivated instead of deleted" if was_active else "stays deactivated and cannot be deleted"
+    done = _deactivate(session, user, inactive="deactivated")
     return Removal(Verdict.DEACTIVATE, f"{user.name} {done}: their name stays on {history}. "
                                        "A deactivated account cannot sign in.")  # fmt: skip
 
@@ -155,9 +160,7 @@ def intake_form_removal(session: Session, form: IntakeForm) -> Removal:
     ])  # fmt: skip
     if not uses:
         return DELETE
-    was_active, form.active = form.active, False
-    session.flush()
-    done = "was deactivated instead of deleted" if was_active else "stays inactive and cannot be deleted"
+    done = _deactivate(session, form, inactive="inactive")
     return Removal(Verdict.DEACTIVATE, f"Intake form {form.name} {done}: it is still used by {uses}. "
                                        "An inactive form takes no new requests.")  # fmt: skip
 
