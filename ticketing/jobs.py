@@ -83,8 +83,39 @@ def process_inbound_batch(inbound_ids: list[int]) -> list[str | None]:
 
 
 def send_outbound(outbound_id: int) -> str:
-    """Send one queued email over SMTP: claimed and committed first, "handed over" committed just before the
-    final dot, so a worker dying at any point leaves a row that says whether a re-send could duplicate it."""
+    """Send one queued email over SMTP, in its own session."""
+    with smtp.Connection(current_app.config["SMTP_URL"]) as connection:
+        return _send(outbound_id, connection)
+
+
+def send_outbound_batch(outbound_ids: list[int]) -> list[str]:
+    """The emails one transaction queued (the acknowledgements of a batch of inbound mail): one job and one SMTP
+    session for them all. A message that fails is kept with its error and queued again; the job then fails, and
+    its retry finds only the messages still queued. A server that can't be reached stops the batch: the messages
+    after it stay queued, untried (the recovery sweep re-queues them should the retries run out)."""
+    results: list[str] = []
+    failures: list[str] = []
+    with smtp.Connection(current_app.config["SMTP_URL"]) as connection:
+        for outbound_id in outbound_ids:
+            try:
+                results.append(_send(outbound_id, connection))
+            except Exception as exc:
+                failures.append(f"#{outbound_id}: {type(exc).__name__}: {exc}")
+                results.append("failed")
+                if isinstance(exc, smtp.UNREACHABLE):
+                    break
+    if failures:
+        raise SendFailed(f"{len(failures)} of {len(outbound_ids)} emails not sent: " + "; ".join(failures))
+    return results
+
+
+class SendFailed(RuntimeError):
+    pass
+
+
+def _send(outbound_id: int, connection: smtp.Connection) -> str:
+    """Claimed and committed first, "handed over" committed just before the final dot, so a worker dying at any
+    point leaves a row that says whether a re-send could duplicate it."""
     outbound = mail_outbound.claim(db.session, outbound_id, now=utcnow())
     db.session.commit()
     if outbound is None:
@@ -98,7 +129,7 @@ def send_outbound(outbound_id: int) -> str:
         # Inside: a file gone from the store fails the attempt (kept with its error, retried), not the claim.
         files = mail_outbound.files_of(db.session, outbound, attachment_store())
         message = mail_outbound.build_email(outbound, product_name=current_app.config["PRODUCT_NAME"], files=files)
-        smtp.send(current_app.config["SMTP_URL"], message, on_handover=handover)
+        connection.send(message, on_handover=handover)
     except smtp.DeliveryUnknown as exc:
         db.session.rollback()
         mail_outbound.mark_unknown(outbound, str(exc))

@@ -46,9 +46,18 @@ def mail_config(app, monkeypatch):
 @dataclass
 class Sink:
     messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+    sessions: list[tuple[str, int]] = field(default_factory=list)  # the client's address per message received
+    refuse: set[str] = field(default_factory=set)  # recipients answered "550 no such user"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's name
+        if address in self.refuse:
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        self.sessions.append(session.peer)
         return "250 OK"
 
 

@@ -258,6 +258,47 @@ def test_smtp_failure_keeps_the_message_queued_with_its_error(db, make, app, mon
     assert again.status == OutboundStatus.FAILED and again.attempts == 1 and "Connection" in again.last_error
 
 
+def test_a_batch_of_acknowledgements_goes_over_one_smtp_session(db, make, smtp_sink, now) -> None:
+    """The emails one transaction queues are one job and one SMTP session; a recipient the server refuses fails
+    alone (kept with its error; outside RQ there is no retry, so it is final) and the job fails so that RQ would
+    retry it; running it again sends nothing twice."""
+    from ticketing.extensions import mail_policy
+
+    customer = make.customer(domains=("acme.example",))
+    tickets = [make.ticket(now=now, contact=make.contact(customer, email=f"c{i}@acme.example")) for i in range(3)]
+    queued = [mail_outbound.queue_acknowledgement(db, t, policy=mail_policy(), now=now) for t in tickets]
+    db.commit()
+    smtp_sink.refuse.add("c1@acme.example")
+    ids = [o.id for o in queued]
+    with pytest.raises(jobs.SendFailed, match=f"1 of 3 emails not sent: #{ids[1]}: SMTPRecipientsRefused"):
+        jobs.send_outbound_batch(ids)
+    assert [rcpts for _, rcpts, _ in smtp_sink.messages] == [["c0@acme.example"], ["c2@acme.example"]]
+    assert len({peer for peer in smtp_sink.sessions}) == 2  # the refusal closed the first session
+    db.expire_all()
+    statuses = [db.get(OutboundMessage, i).status for i in ids]
+    assert statuses == [OutboundStatus.SENT, OutboundStatus.FAILED, OutboundStatus.SENT]
+    assert "no such user" in db.get(OutboundMessage, ids[1]).last_error
+    assert jobs.send_outbound_batch(ids) == ["nothing to send"] * 3
+    assert len(smtp_sink.messages) == 2
+
+
+def test_a_batch_stops_at_a_server_it_cannot_reach(db, make, app, monkeypatch, now) -> None:
+    from ticketing.extensions import mail_policy
+
+    monkeypatch.setitem(app.config, "SMTP_URL", "smtp://127.0.0.1:1")
+    customer = make.customer(domains=("acme.example",))
+    tickets = [make.ticket(now=now, contact=make.contact(customer, email=f"c{i}@acme.example")) for i in range(3)]
+    ids = [mail_outbound.queue_acknowledgement(db, t, policy=mail_policy(), now=now).id for t in tickets]
+    db.commit()
+    with pytest.raises(jobs.SendFailed, match="1 of 3 emails not sent"):
+        jobs.send_outbound_batch(ids)
+    db.expire_all()
+    rows = [db.get(OutboundMessage, i) for i in ids]
+    assert [r.attempts for r in rows] == [1, 0, 0]  # the others were not tried: each would have failed the same
+    assert [r.status for r in rows] == [OutboundStatus.FAILED, OutboundStatus.QUEUED, OutboundStatus.QUEUED]
+    assert "ConnectionRefusedError" in rows[0].last_error  # the queued ones are the recovery sweep's to re-queue
+
+
 def test_recover_stuck_work_requeues_lost_jobs(db, make, redis_url, now) -> None:
     from redis import Redis
     from rq import Queue

@@ -264,6 +264,25 @@ def test_acknowledgements_are_rate_limited_per_sender(db, ingest, acme) -> None:
     assert ticket_count(db) == 8 and acks == mail_policy().ack_limit_per_hour
 
 
+def test_the_acknowledgement_cap_holds_within_one_batch_and_across_batches(db, acme, now) -> None:
+    """A batch counts its senders' acknowledgements once, before its first message: the cap must still count the
+    ones the batch itself queues, and the ones earlier batches did."""
+
+    def batch(first: int, count: int) -> None:
+        raws = [email(sender="loop@acme.example", subject=f"Storm {n}") for n in range(first, first + count)]
+        rows = [mail_inbound.store_raw(db, raw, source="import", now=now, enqueue=False)[0] for raw in raws]
+        db.commit()
+        jobs.process_inbound_batch([row.id for row in rows])
+
+    limit = mail_policy().ack_limit_per_hour
+    batch(0, limit - 1)
+    batch(limit - 1, 4)
+    acks = db.scalar(
+        sa.select(sa.func.count()).select_from(OutboundMessage).where(OutboundMessage.to_address == "loop@acme.example")
+    )
+    assert ticket_count(db) == limit + 3 and acks == limit
+
+
 def dsn(original_message_id: str, recipient: str) -> bytes:
     return (
         "From: Mail Delivery System <MAILER-DAEMON@mx.acme.example>\r\n"

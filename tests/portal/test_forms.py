@@ -170,7 +170,7 @@ def test_acknowledgement_is_queued_for_web_submissions(client, db, bug_form, red
     ticket = db.scalar(sa.select(Ticket))
     ack = db.scalar(sa.select(OutboundMessage))
     jobs = Queue("default", connection=Redis.from_url(redis_url)).jobs
-    assert any(j.func_name == "ticketing.jobs.send_outbound" and j.args == (ack.id,) for j in jobs)
+    assert any(j.func_name == "ticketing.jobs.send_outbound_batch" and j.args == ([ack.id],) for j in jobs)
     assert ack.to_address == "pat@newco.example" and f"#{ticket.id}" in ack.body_text
 
 

@@ -2,9 +2,9 @@
 smtp://...?starttls=1 to upgrade). file:///path/to/outbox writes .eml files instead (the demo uses it).
 
 The final "." of DATA is the point of no return: once the server has the whole message it may deliver it even
-if its answer never reaches us (RFC 1047). `send` calls `on_handover` just before that dot, so the caller can
-record "handed over" first, and raises DeliveryUnknown when the answer is lost after it; a failure before the
-dot means the server discarded the message and a re-send cannot duplicate it.
+if its answer never reaches us (RFC 1047). `Connection.send` calls `on_handover` just before that dot, so the
+caller can record "handed over" first, and raises DeliveryUnknown when the answer is lost after it; a failure
+before the dot means the server discarded the message and a re-send cannot duplicate it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -63,32 +64,76 @@ class _SMTPSSL(_HandoverData, smtplib.SMTP_SSL):
     pass
 
 
-def send(smtp_url: str, message: EmailMessage, on_handover: Callable[[], None] | None = None) -> None:
-    if not smtp_url:
-        raise SmtpNotConfigured("SMTP_URL is not set; outbound mail stays queued")
-    url = urlsplit(smtp_url)
-    if url.scheme == "file":
-        _write_to_outbox(Path(unquote(url.path)), message, on_handover)
-        return
-    if url.scheme not in {"smtp", "smtps"}:
-        raise SmtpNotConfigured(f"unsupported SMTP_URL scheme {url.scheme!r}")
-    host = url.hostname or "localhost"
-    secure = url.scheme == "smtps"
-    port = url.port or (465 if secure else 25)
-    options = parse_qs(url.query)
-    context = ssl.create_default_context()
-    client: _SMTP | _SMTPSSL = (
-        _SMTPSSL(host, port, timeout=TIMEOUT_SECONDS, context=context)
-        if secure
-        else _SMTP(host, port, timeout=TIMEOUT_SECONDS)
-    )
-    client.on_handover = on_handover
-    with client:
-        if not secure and options.get("starttls", ["0"])[0] in {"1", "true"}:
-            client.starttls(context=context)
-        if url.username:
-            client.login(unquote(url.username), unquote(url.password or ""))
-        client.send_message(message)
+# Failures of the server rather than of one message: the rest of a batch would fail the same way (and each could
+# wait out the timeout), so a batch stops at the first of them and leaves its other messages queued.
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    SmtpNotConfigured, smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected, smtplib.SMTPAuthenticationError,
+    smtplib.SMTPHeloError, ConnectionError, TimeoutError, socket.gaierror, ssl.SSLError,
+)  # fmt: skip
+
+
+class Connection:
+    """One SMTP session for many messages (the acknowledgements one batch of inbound mail queued): opened at the
+    first send, and opened afresh after any failure, which may leave the session in an unknown state."""
+
+    def __init__(self, smtp_url: str) -> None:
+        self.url = smtp_url
+        self._client: _SMTP | _SMTPSSL | None = None
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def send(self, message: EmailMessage, on_handover: Callable[[], None] | None = None) -> None:
+        if not self.url:
+            raise SmtpNotConfigured("SMTP_URL is not set; outbound mail stays queued")
+        url = urlsplit(self.url)
+        if url.scheme == "file":
+            _write_to_outbox(Path(unquote(url.path)), message, on_handover)
+            return
+        try:
+            client = self._client or self._open()
+            client.on_handover = on_handover
+            client.send_message(message)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self) -> _SMTP | _SMTPSSL:
+        url = urlsplit(self.url)
+        if url.scheme not in {"smtp", "smtps"}:
+            raise SmtpNotConfigured(f"unsupported SMTP_URL scheme {url.scheme!r}")
+        host = url.hostname or "localhost"
+        secure = url.scheme == "smtps"
+        port = url.port or (465 if secure else 25)
+        options = parse_qs(url.query)
+        context = ssl.create_default_context()
+        client: _SMTP | _SMTPSSL = (
+            _SMTPSSL(host, port, timeout=TIMEOUT_SECONDS, context=context)
+            if secure
+            else _SMTP(host, port, timeout=TIMEOUT_SECONDS)
+        )
+        try:
+            if not secure and options.get("starttls", ["0"])[0] in {"1", "true"}:
+                client.starttls(context=context)
+            if url.username:
+                client.login(unquote(url.username), unquote(url.password or ""))
+        except BaseException:
+            client.close()
+            raise
+        self._client = client
+        return client
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            client.quit()
+        except Exception:  # the server went away, or the session was already cut (a lost answer)
+            client.close()
 
 
 def _write_to_outbox(folder: Path, message: EmailMessage, on_handover: Callable[[], None] | None) -> None:

@@ -7,6 +7,7 @@ and recognises auto-replies, bounces and our own mail so none of them reopens, a
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,7 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 from mailparser_reply import EmailReplyParser
+from mailparser_reply.parser import EmailMessage as ReplyParserMessage
 from sqlalchemy.orm import Session, lazyload
 
 from ticketing import events
@@ -107,9 +109,26 @@ class Outcome:
     ticket_id: int | None = None
 
 
+class _Replies(ReplyParserMessage):
+    """The reply parser's split into replies, without its signature and disclaimer scans: the timeline keeps a
+    reply's whole text (only quoted history goes), and those two scans of every reply were most of its cost."""
+
+    def _process_signatures_disclaimers(self, text: str) -> tuple[list[str], str]:
+        return [], ""
+
+
 @lru_cache(maxsize=4)
-def _reply_parser(languages: tuple[str, ...]) -> EmailReplyParser:
-    return EmailReplyParser(languages=list(languages))
+def _reply_setup(languages: tuple[str, ...]) -> tuple[tuple[str, ...], re.Pattern[str]]:
+    """The parser's languages (unknown ones dropped, English added) and its quote-header pattern, built once: it
+    builds them for every message."""
+    known = EmailReplyParser(languages=list(languages)).languages
+    probe = _Replies(text="", languages=list(known))
+    return tuple(probe.languages), probe.HEADER_REGEX
+
+
+def split_replies(text: str, languages: tuple[str, ...]) -> ReplyParserMessage:
+    known, header_regex = _reply_setup(languages)
+    return _Replies(text=text, languages=list(known), _header_regex=header_regex).read()
 
 
 # The reply parser's patterns backtrack: on a long line (100,000 characters starting "On ": 148 s; a German
@@ -146,7 +165,7 @@ def visible_reply(text: str, policy: MailPolicy) -> str:
     the probe of a long text."""
     probe, whole, complete = reply_probe(text)
     try:
-        mail = _reply_parser(policy.reply_languages).read("\n".join(probe))
+        mail = split_replies("\n".join(probe), policy.reply_languages)
     except Exception:  # a third-party parser must never lose a message
         log.exception("reply stripping failed; keeping the full text")
         return text.strip()
@@ -196,6 +215,7 @@ class Known:
     refs: dict[str, int] = field(default_factory=dict)
     absent: set[str] = field(default_factory=set)
     held: list[Ticket] = field(default_factory=list)  # the read tickets: the session keeps only referenced objects
+    acks: dict[str, int] = field(default_factory=dict)  # acknowledgements per sender in the last hour, kept counting
     # The batch's own Message-IDs, by ticket, written together by `store_refs` (an id already stored keeps its
     # ticket); a later message of the batch answering one finds it here.
     new_refs: dict[str, int] = field(default_factory=dict)
@@ -242,9 +262,10 @@ def _token_tickets(parsed: ParsedEmail, policy: MailPolicy) -> Iterator[tuple[in
         yield ticket_id, "subject token"
 
 
-def read_ahead(session: Session, batch: Sequence[ParsedEmail], policy: MailPolicy) -> Known:
+def read_ahead(session: Session, batch: Sequence[ParsedEmail], policy: MailPolicy, now: datetime) -> Known:
     senders = [p.from_.email for p in batch if p.from_ is not None and p.from_.email]
     known = Known(contacts={c.email: c for c in find_contacts(session, senders)})
+    known.acks = mail_outbound.acknowledgements_this_hour(session, senders, now)
     known.ask(session, list(dict.fromkeys(i for p in batch for i in thread_ids(p))))
     ticket_ids = {*known.refs.values(), *(i for p in batch for i, _ in _token_tickets(p, policy))}
     for chunk in in_chunks(sorted(ticket_ids), LOOKUP_CHUNK):
@@ -333,7 +354,10 @@ def _open_ticket(
     if note:
         add_interaction(session, ticket, type=InteractionType.INTERNAL_NOTE, actor=None, body_text=note, now=now)
     if not (parsed.suppress_autoresponse or parsed.is_list):
-        mail_outbound.queue_acknowledgement(session, ticket, policy=policy, now=now)
+        sent = known.acks.get(sender.email, 0)
+        ack = mail_outbound.queue_acknowledgement(session, ticket, policy=policy, now=now, sent_this_hour=sent)
+        if ack is not None:
+            known.acks[ack.to_address] = known.acks.get(ack.to_address, 0) + 1
     return ticket
 
 
@@ -439,7 +463,7 @@ def _process_group(
     if not rows:
         return {}
     batch = [parse_email(row.raw) for row in rows]
-    known = read_ahead(session, batch, policy)
+    known = read_ahead(session, batch, policy, now)
     outcomes = {
         inbound.id: decide(session, inbound, parsed, policy=policy, store=store, now=now, known=known)
         for inbound, parsed in zip(rows, batch, strict=True)

@@ -91,7 +91,9 @@ def _queue(
     session.add(outbound)
     session.add(MailThreadRef(message_id=message_id, ticket_id=ticket.id, outbound=True))
     session.flush()
-    events.defer_job(session, "ticketing.jobs.send_outbound", outbound.id)
+    # One job (and one SMTP session) for the emails a transaction queues: a batch of inbound mail acknowledges
+    # each new ticket, and a job per email was most of a worker's time in that batch.
+    events.defer_batch(session, "ticketing.jobs.send_outbound_batch", outbound.id)
     return outbound
 
 
@@ -107,18 +109,23 @@ def _context(ticket: Ticket, policy: MailPolicy) -> dict[str, object]:
 
 
 def recent_acknowledgements(session: Session, address: str, now: datetime) -> int:
-    return (
-        session.scalar(
-            sa.select(sa.func.count())
-            .select_from(OutboundMessage)
-            .where(
-                OutboundMessage.to_address == address,
-                OutboundMessage.kind == OutboundKind.RECEIVED,
-                OutboundMessage.created_at > now - timedelta(hours=1),
-            )
+    return acknowledgements_this_hour(session, [address], now).get(address, 0)
+
+
+def acknowledgements_this_hour(session: Session, addresses: Sequence[str], now: datetime) -> dict[str, int]:
+    """The acknowledgements each address got in the last hour (addresses with none are left out)."""
+    if not addresses:
+        return {}
+    rows = session.execute(
+        sa.select(OutboundMessage.to_address, sa.func.count())
+        .where(
+            OutboundMessage.to_address.in_(sorted(set(addresses))),
+            OutboundMessage.kind == OutboundKind.RECEIVED,
+            OutboundMessage.created_at > now - timedelta(hours=1),
         )
-        or 0
+        .group_by(OutboundMessage.to_address)
     )
+    return {address: count for address, count in rows}
 
 
 def _already_queued(session: Session, ticket: Ticket, kind: OutboundKind, since: datetime | None = None) -> bool:
@@ -130,13 +137,19 @@ def _already_queued(session: Session, ticket: Ticket, kind: OutboundKind, since:
 
 
 def queue_acknowledgement(
-    session: Session, ticket: Ticket, *, policy: MailPolicy, now: datetime
+    session: Session, ticket: Ticket, *, policy: MailPolicy, now: datetime, sent_this_hour: int | None = None
 ) -> OutboundMessage | None:
-    """'We received your request' — capped per sender per hour so a loop can't turn into a storm."""
+    """'We received your request' — capped per sender per hour so a loop can't turn into a storm.
+
+    `sent_this_hour` is for a ticket opened in the caller's transaction (so none can be queued for it yet) by a
+    caller that counted the recipient's recent acknowledgements itself: a batch of inbound mail counts them for
+    all its senders in one statement."""
     to, _ = _recipients(ticket)
-    if not to or recent_acknowledgements(session, to, now) >= policy.ack_limit_per_hour:
-        return None
-    if _already_queued(session, ticket, OutboundKind.RECEIVED):  # a re-run job (worker died after its commit)
+    if sent_this_hour is None:
+        if _already_queued(session, ticket, OutboundKind.RECEIVED):  # a re-run job (worker died after its commit)
+            return None
+        sent_this_hour = recent_acknowledgements(session, to, now) if to else 0
+    if not to or sent_this_hour >= policy.ack_limit_per_hour:
         return None
     text, html = render("received", **_context(ticket, policy))
     return _queue(session, ticket, kind=OutboundKind.RECEIVED, to=to, cc=[], body_text=text, body_html=html,
