@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +38,7 @@ BATCH_MAX = 50  # items per batched job: one transaction's worth of work for a w
 # How many of the pending events the before-commit hooks have already been handed (a SAVEPOINT release fires
 # before_commit too; the outer COMMIT must not hand the same events over twice).
 _HANDED = "ticketing_events_handed"
+_UNRESOLVED = "ticketing_events_unresolved"  # some pending event holds an IdOf
 
 # Transactional subscribers, e.g. the webhook outbox (ticketing.services.webhooks registers itself on import).
 # Unlike `domain_event` receivers they run INSIDE the transaction, just before COMMIT, with the events not yet
@@ -51,21 +52,66 @@ _before_commit_hooks: list[BeforeCommitHook] = []
 class DomainEvent:
     type: str
     occurred_at: datetime
-    ticket_id: int | None
+    ticket_id: int | None  # an IdOf only while pending, before the ticket's first flush
     data: dict[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
-def emit(session: Session, event_type: str, *, now: datetime, ticket_id: int | None, **data: Any) -> DomainEvent:
+@dataclass(frozen=True)
+class IdOf:
+    """The id of a row added but not flushed yet: a service that adds many rows (a batch of inbound mail) lets
+    them go to the database together instead of flushing each to learn its id. Events hold it until they are
+    handed over, after a flush."""
+
+    row: Any
+
+    def id(self) -> int | None:
+        # From the identity key: it survives COMMIT's expiry, where reading `row.id` would emit SQL.
+        identity = sa.inspect(self.row).identity
+        return identity[0] if identity else None
+
+
+def emit(session: Session, event_type: str, *, now: datetime, ticket_id: int | IdOf | None, **data: Any) -> DomainEvent:
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
-    event = DomainEvent(type=event_type, occurred_at=now, ticket_id=ticket_id, data=data)
+    data = {key: _known(value) for key, value in data.items()}
+    event = DomainEvent(type=event_type, occurred_at=now, ticket_id=_known(ticket_id), data=data)
     session.info.setdefault(_PENDING, []).append(event)
+    if _unresolved(event):
+        session.info[_UNRESOLVED] = True
     return event
 
 
+def _unresolved(event: DomainEvent) -> bool:
+    return isinstance(event.ticket_id, IdOf) or any(isinstance(value, IdOf) for value in event.data.values())
+
+
+def _known(value: Any) -> Any:
+    return value.id() if isinstance(value, IdOf) and value.id() is not None else value
+
+
+def _id(value: Any) -> Any:
+    return value.id() if isinstance(value, IdOf) else value
+
+
+def _resolve(session: Session, *, flush: bool = True) -> list[DomainEvent]:
+    """The pending events, with every IdOf replaced by its row's id (flushing first, unless the transaction is
+    over: COMMIT flushed everything)."""
+    events = session.info.get(_PENDING, [])
+    if session.info.pop(_UNRESOLVED, False):
+        if flush:
+            session.flush()
+        events[:] = [
+            replace(e, ticket_id=_id(e.ticket_id), data={key: _id(value) for key, value in e.data.items()})
+            if _unresolved(e)
+            else e
+            for e in events
+        ]
+    return events
+
+
 def pending(session: Session) -> list[DomainEvent]:
-    return list(session.info.get(_PENDING, ()))
+    return list(_resolve(session))
 
 
 def defer_job(session: Session, func_path: str, *args: Any) -> None:
@@ -80,13 +126,13 @@ def defer_job(session: Session, func_path: str, *args: Any) -> None:
 def defer_batch(session: Session, func_path: str, item: Any) -> None:
     """Like defer_job, but every item deferred to the same function in this transaction goes to ONE job (in
     chunks of BATCH_MAX), called with the list of items: a poll or an import of many messages becomes a few
-    jobs that each do their work in one transaction."""
+    jobs that each do their work in one transaction. An item may be an IdOf (the id is read after COMMIT)."""
     session.info.setdefault(_BATCHES, {}).setdefault(func_path, []).append(item)
 
 
 def _batched_jobs(batches: dict[str, list[Any]]) -> list[tuple[str, tuple[Any, ...]]]:
     return [
-        (func_path, (items[start : start + BATCH_MAX],))
+        (func_path, ([_id(item) for item in items[start : start + BATCH_MAX]],))
         for func_path, items in batches.items()
         for start in range(0, len(items), BATCH_MAX)
     ]
@@ -130,7 +176,7 @@ def on_before_commit(hook: BeforeCommitHook) -> BeforeCommitHook:
 def _before_commit(session: Session) -> None:
     if not _before_commit_hooks or session.info.get("ticketing_muted"):
         return
-    pending = session.info.get(_PENDING)
+    pending = _resolve(session)
     handed = session.info.get(_HANDED, 0)
     if not pending or handed >= len(pending):
         return
@@ -144,12 +190,14 @@ def _before_commit(session: Session) -> None:
 def _dispatch(session: Session) -> None:
     session.info.pop(_HANDED, None)
     if session.info.get("ticketing_muted"):
+        session.info.pop(_UNRESOLVED, None)
         session.info.pop(_JOBS, None)
         session.info.pop(_BATCHES, None)
         session.info.pop(_PENDING, None)
         return
     _enqueue(session.info.pop(_JOBS, []) + _batched_jobs(session.info.pop(_BATCHES, {})))
-    events = session.info.pop(_PENDING, [])
+    events = _resolve(session, flush=False)  # a before-commit hook may not have run: COMMIT's flush gave the ids
+    session.info.pop(_PENDING, None)
     for event in events:
         # A failing subscriber must not hide the event from the others; the data is already committed.
         for receiver in domain_event.receivers_for(event):
@@ -165,3 +213,4 @@ def _drop(session: Session) -> None:
     session.info.pop(_JOBS, None)
     session.info.pop(_BATCHES, None)
     session.info.pop(_HANDED, None)
+    session.info.pop(_UNRESOLVED, None)

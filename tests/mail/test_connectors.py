@@ -288,8 +288,9 @@ def test_a_batch_stops_at_a_server_it_cannot_reach(db, make, app, monkeypatch, n
     monkeypatch.setitem(app.config, "SMTP_URL", "smtp://127.0.0.1:1")
     customer = make.customer(domains=("acme.example",))
     tickets = [make.ticket(now=now, contact=make.contact(customer, email=f"c{i}@acme.example")) for i in range(3)]
-    ids = [mail_outbound.queue_acknowledgement(db, t, policy=mail_policy(), now=now).id for t in tickets]
+    queued = [mail_outbound.queue_acknowledgement(db, t, policy=mail_policy(), now=now) for t in tickets]
     db.commit()
+    ids = [o.id for o in queued]
     with pytest.raises(jobs.SendFailed, match="1 of 3 emails not sent"):
         jobs.send_outbound_batch(ids)
     db.expire_all()

@@ -109,3 +109,4 @@ class Attachment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     interaction: Mapped[Interaction | None] = relationship(back_populates="attachments")
+    ticket: Mapped[Ticket] = relationship()  # set instead of ticket_id for a ticket not flushed yet

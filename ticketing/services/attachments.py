@@ -66,7 +66,7 @@ def store_attachments(
             refused.append(f"{file.filename}: {reason}")
             continue
         attachment = Attachment(
-            ticket_id=ticket.id,
+            ticket=ticket,
             interaction=interaction,
             filename=file.filename[:255],
             content_type=file.content_type[:255],

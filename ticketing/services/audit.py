@@ -69,7 +69,7 @@ def record_change(
         session,
         event_type,
         now=now,
-        ticket_id=ticket.id,
+        ticket_id=events.IdOf(ticket),
         changes={field: {"old": _plain(old), "new": _plain(new)}},
         actor=actor_ref(actor),
     )

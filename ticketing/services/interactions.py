@@ -27,12 +27,15 @@ def add_interaction(
     now: datetime,
     reopen: bool = True,
     sms_status: SmsStatus | None = None,
+    flush: bool = True,
     **fields: Any,
 ) -> Interaction:
     """Append one interaction. `body_html` must already be sanitised; plain text is escaped into HTML.
 
     A customer writing back moves a waiting or resolved ticket to Open (unless `reopen` is False,
     as for auto-replies); the first outbound email stamps first_response_at.
+    `flush=False` leaves the entry without an id until the session's next flush, for a caller that adds many
+    (a batch of inbound mail): they are then inserted together instead of one flush each.
     """
     if type == InteractionType.SMS and sms_status is None:
         sms_status = SmsStatus.LOGGED
@@ -52,13 +55,14 @@ def add_interaction(
     touch(ticket, now, customer_visible=visible)
     if type == InteractionType.EMAIL_OUTBOUND and ticket.first_response_at is None:
         ticket.first_response_at = now
-    session.flush()
+    if flush:
+        session.flush()
     events.emit(
         session,
         "interaction.created",
         now=now,
-        ticket_id=ticket.id,
-        interaction_id=entry.id,
+        ticket_id=events.IdOf(ticket),
+        interaction_id=events.IdOf(entry),
         interaction_type=type.value,
         customer_visible=visible,
         actor=actor_ref(actor),

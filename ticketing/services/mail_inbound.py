@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -106,7 +106,11 @@ def store_raw(
 class Outcome:
     status: InboundStatus
     text: str
-    ticket_id: int | None = None
+    ticket: Ticket | None = None  # a ticket the batch opened has no id until the batch's flush
+
+    @property
+    def ticket_id(self) -> int | None:
+        return self.ticket.id if self.ticket is not None else None
 
 
 class _Replies(ReplyParserMessage):
@@ -218,7 +222,10 @@ class Known:
     acks: dict[str, int] = field(default_factory=dict)  # acknowledgements per sender in the last hour, kept counting
     # The batch's own Message-IDs, by ticket, written together by `store_refs` (an id already stored keeps its
     # ticket); a later message of the batch answering one finds it here.
-    new_refs: dict[str, int] = field(default_factory=dict)
+    new_refs: dict[str, Ticket] = field(default_factory=dict)
+    # The tickets the batch opened, acknowledged once it has flushed them: an acknowledgement names its ticket's
+    # id, and a flush per new ticket to learn it was the largest cost of a new ticket.
+    to_acknowledge: list[tuple[Ticket, mail_outbound.OpenedHere]] = field(default_factory=list)
 
     def ask(self, session: Session, ids: Sequence[str]) -> None:
         unasked = [i for i in ids if i not in self.refs and i not in self.absent]
@@ -226,13 +233,18 @@ class Known:
         self.refs.update(found)
         self.absent.update(i for i in unasked if i not in found)
 
-    def ticket_of(self, message_id: str) -> int | None:
+    def ticket_of(self, session: Session, message_id: str) -> Ticket | None:
         found = self.refs.get(message_id)
-        return found if found is not None else self.new_refs.get(message_id)
+        if found is not None:
+            return _ticket(session, found)
+        ticket = self.new_refs.get(message_id)
+        if ticket is not None and ticket.id is None:
+            session.flush()  # a reply, within the batch, to a ticket it opened: notes and links name its id
+        return ticket
 
     def store_refs(self, session: Session) -> None:
-        if self.new_refs:  # one statement for the batch
-            rows = [{"message_id": m, "ticket_id": t, "outbound": False} for m, t in self.new_refs.items()]
+        if self.new_refs:  # one statement for the batch (its tickets are flushed: they have ids)
+            rows = [{"message_id": m, "ticket_id": t.id, "outbound": False} for m, t in self.new_refs.items()]
             session.execute(
                 insert_for(session)(MailThreadRef).on_conflict_do_nothing(index_elements=["message_id"]), rows
             )
@@ -278,9 +290,9 @@ def _by_headers(session: Session, parsed: ParsedEmail, known: Known) -> Ticket |
     ids = thread_ids(parsed)
     known.ask(session, ids)  # read_ahead asked them all: this asks only for a message it did not see
     for message_id in ids:
-        ticket_id = known.ticket_of(message_id)
-        if ticket_id is not None:
-            return _ticket(session, ticket_id)
+        ticket = known.ticket_of(session, message_id)
+        if ticket is not None:
+            return ticket
     return None
 
 
@@ -318,7 +330,7 @@ def _add_email(
         in_reply_to=parsed.in_reply_to[0] if parsed.in_reply_to else None,
         references=" ".join(parsed.references) or None, email_subject=parsed.subject[:300],
         email_from=sender.email, email_to=", ".join(a.email for a in parsed.to)[:2000] or None,
-        email_cc=", ".join(a.email for a in parsed.cc)[:2000] or None, inbound_message_id=inbound.id,
+        email_cc=", ".join(a.email for a in parsed.cc)[:2000] or None, inbound_message_id=inbound.id, flush=False,
     )  # fmt: skip
     _, refused = store_attachments(
         session, ticket, entry, _files(parsed), store=store, limits=policy.attachment_limits, now=now
@@ -326,10 +338,10 @@ def _add_email(
     if refused:
         add_interaction(
             session, ticket, type=InteractionType.SYSTEM, actor=None, now=now,
-            body_text="Attachments not stored: " + "; ".join(refused),
+            body_text="Attachments not stored: " + "; ".join(refused), flush=False,
         )  # fmt: skip
     if parsed.message_id:
-        known.new_refs.setdefault(parsed.message_id, ticket.id)
+        known.new_refs.setdefault(parsed.message_id, ticket)
     # One look-up for the first MAX_CC_LOOKUPS addresses (it was a query per Cc address, uncapped).
     for copied in find_contacts(session, [a.email for a in parsed.cc if a.email][:MAX_CC_LOOKUPS]):
         if belongs_to(copied, ticket) and copied not in ticket.contacts:
@@ -345,20 +357,31 @@ def _open_ticket(
     ticket = tickets.create_ticket(
         session, subject=parsed.subject or "(no subject)", source=Source.EMAIL, now=now, actor=sender,
         sender_email=sender.email, contact=sender, team=mailbox.team if mailbox else None,
-        email_thread_id=parsed.message_id, linked_ticket_id=linked.id if linked else None,
+        email_thread_id=parsed.message_id, linked_ticket_id=linked.id if linked else None, flush=False,
     )  # fmt: skip
     _add_email(session, ticket, parsed, inbound, sender, policy=policy, store=store, now=now, reopen=False,
                known=known)  # fmt: skip
     # Rules see the first message (keywords) and may override the mailbox's team.
     routing.apply_rules(session, ticket, now=now, mailbox_id=inbound.mailbox_id)
     if note:
-        add_interaction(session, ticket, type=InteractionType.INTERNAL_NOTE, actor=None, body_text=note, now=now)
+        add_interaction(
+            session, ticket, type=InteractionType.INTERNAL_NOTE, actor=None, body_text=note, now=now, flush=False
+        )
     if not (parsed.suppress_autoresponse or parsed.is_list):
-        sent = known.acks.get(sender.email, 0)
-        ack = mail_outbound.queue_acknowledgement(session, ticket, policy=policy, now=now, sent_this_hour=sent)
+        known.to_acknowledge.append((ticket, mail_outbound.OpenedHere(0, parsed.message_id)))
+    return ticket
+
+
+def _acknowledge(session: Session, known: Known, *, policy: MailPolicy, now: datetime) -> None:
+    """The batch's new tickets' acknowledgements, in the order the tickets were opened (the per-sender cap counts
+    them in that order)."""
+    for ticket, opened in known.to_acknowledge:
+        to = ticket.primary_contact.email if ticket.primary_contact else None
+        counted = replace(opened, acks_this_hour=known.acks.get(to, 0) if to else 0)
+        ack = mail_outbound.queue_acknowledgement(session, ticket, policy=policy, now=now, opened=counted)
         if ack is not None:
             known.acks[ack.to_address] = known.acks.get(ack.to_address, 0) + 1
-    return ticket
+    known.to_acknowledge.clear()
 
 
 def _handle_bounce(session: Session, parsed: ParsedEmail, now: datetime) -> Outcome:
@@ -377,9 +400,9 @@ def _handle_bounce(session: Session, parsed: ParsedEmail, now: datetime) -> Outc
     add_interaction(
         session, ticket, type=InteractionType.SYSTEM, actor=None, now=now,
         body_text=f"Delivery of “{original.subject}” to {recipients} failed (bounce received).",
-        meta={"bounce_of": original.id},
+        meta={"bounce_of": original.id}, flush=False,
     )  # fmt: skip
-    return Outcome(InboundStatus.PROCESSED, f"bounce linked to outbound #{original.id}", ticket.id)
+    return Outcome(InboundStatus.PROCESSED, f"bounce linked to outbound #{original.id}", ticket)
 
 
 def decide(
@@ -401,7 +424,7 @@ def decide(
             return Outcome(InboundStatus.IGNORED, "automatic message with no ticket of the sender")
         _add_email(session, ticket, parsed, inbound, sender, policy=policy, store=store, now=now, reopen=False,
                    known=known)  # fmt: skip
-        return Outcome(InboundStatus.PROCESSED, f"automatic reply appended ({how})", ticket.id)
+        return Outcome(InboundStatus.PROCESSED, f"automatic reply appended ({how})", ticket)
     if ticket is not None and not matched:
         note = (
             f"This email referenced ticket #{ticket.id} ({how}), but {sender.email} is not a contact of that "
@@ -409,18 +432,18 @@ def decide(
         )
         new = _open_ticket(session, parsed, inbound, sender, policy=policy, store=store, now=now, note=note,
                            known=known)  # fmt: skip
-        return Outcome(InboundStatus.PROCESSED, f"new ticket: sender not on #{ticket.id}", new.id)
+        return Outcome(InboundStatus.PROCESSED, f"new ticket: sender not on #{ticket.id}", new)
     if ticket is not None and ticket.status == Status.CLOSED:
         note = f"Follow-up to closed ticket #{ticket.id}."
         new = _open_ticket(session, parsed, inbound, sender, policy=policy, store=store, now=now, linked=ticket,
                            note=note, known=known)  # fmt: skip
-        return Outcome(InboundStatus.PROCESSED, f"new ticket linked to closed #{ticket.id}", new.id)
+        return Outcome(InboundStatus.PROCESSED, f"new ticket linked to closed #{ticket.id}", new)
     if ticket is not None:
         _add_email(session, ticket, parsed, inbound, sender, policy=policy, store=store, now=now, reopen=True,
                    known=known)  # fmt: skip
-        return Outcome(InboundStatus.PROCESSED, f"appended ({how})", ticket.id)
+        return Outcome(InboundStatus.PROCESSED, f"appended ({how})", ticket)
     new = _open_ticket(session, parsed, inbound, sender, policy=policy, store=store, now=now, known=known)
-    return Outcome(InboundStatus.PROCESSED, "new ticket", new.id)
+    return Outcome(InboundStatus.PROCESSED, "new ticket", new)
 
 
 def process_inbound(
@@ -468,6 +491,8 @@ def _process_group(
         inbound.id: decide(session, inbound, parsed, policy=policy, store=store, now=now, known=known)
         for inbound, parsed in zip(rows, batch, strict=True)
     }
+    session.flush()  # the batch's new tickets, entries and files, inserted together: from here on they have ids
+    _acknowledge(session, known, policy=policy, now=now)
     known.store_refs(session)
     for inbound in rows:  # marked together: one UPDATE statement for the lot
         outcome = outcomes[inbound.id]

@@ -76,9 +76,9 @@ def _recipients(ticket: Ticket) -> tuple[str | None, list[str]]:
 def _queue(
     session: Session, ticket: Ticket, *, kind: OutboundKind, to: str, cc: list[str], body_text: str,
     body_html: str | None, policy: MailPolicy, now: datetime, message_id: str | None = None,
-    interaction: Interaction | None = None,
+    interaction: Interaction | None = None, thread_ids: tuple[list[str], str | None] | None = None,
 ) -> OutboundMessage:  # fmt: skip
-    thread, last_inbound = _thread(session, ticket, own=message_id)
+    thread, last_inbound = thread_ids or _thread(session, ticket, own=message_id)
     message_id = message_id or mail_tokens.new_message_id(ticket.id, policy.message_domain)
     outbound = OutboundMessage(
         ticket_id=ticket.id, interaction_id=interaction.id if interaction else None, kind=kind, message_id=message_id,
@@ -90,10 +90,10 @@ def _queue(
     )  # fmt: skip
     session.add(outbound)
     session.add(MailThreadRef(message_id=message_id, ticket_id=ticket.id, outbound=True))
-    session.flush()
     # One job (and one SMTP session) for the emails a transaction queues: a batch of inbound mail acknowledges
-    # each new ticket, and a job per email was most of a worker's time in that batch.
-    events.defer_batch(session, "ticketing.jobs.send_outbound_batch", outbound.id)
+    # each new ticket, and a job per email was most of a worker's time in that batch. Not flushed here: the
+    # job gets the id after COMMIT.
+    events.defer_batch(session, "ticketing.jobs.send_outbound_batch", events.IdOf(outbound))
     return outbound
 
 
@@ -136,24 +136,34 @@ def _already_queued(session: Session, ticket: Ticket, kind: OutboundKind, since:
     return session.scalar(query.limit(1)) is not None
 
 
-def queue_acknowledgement(
-    session: Session, ticket: Ticket, *, policy: MailPolicy, now: datetime, sent_this_hour: int | None = None
-) -> OutboundMessage | None:
-    """'We received your request' — capped per sender per hour so a loop can't turn into a storm.
+@dataclass(frozen=True)
+class OpenedHere:
+    """What a caller that opened the ticket in its own transaction knows without asking the database: no
+    acknowledgement can be queued for it yet, its thread is the one email that opened it, and (counted for a
+    whole batch of inbound mail at once) how many acknowledgements the sender got in the last hour."""
 
-    `sent_this_hour` is for a ticket opened in the caller's transaction (so none can be queued for it yet) by a
-    caller that counted the recipient's recent acknowledgements itself: a batch of inbound mail counts them for
-    all its senders in one statement."""
+    acks_this_hour: int
+    message_id: str | None  # of the email that opened it
+
+
+def queue_acknowledgement(
+    session: Session, ticket: Ticket, *, policy: MailPolicy, now: datetime, opened: OpenedHere | None = None
+) -> OutboundMessage | None:
+    """'We received your request' — capped per sender per hour so a loop can't turn into a storm."""
     to, _ = _recipients(ticket)
-    if sent_this_hour is None:
+    if opened is None:
         if _already_queued(session, ticket, OutboundKind.RECEIVED):  # a re-run job (worker died after its commit)
             return None
         sent_this_hour = recent_acknowledgements(session, to, now) if to else 0
+        thread = None
+    else:
+        sent_this_hour = opened.acks_this_hour
+        thread = ([opened.message_id], opened.message_id) if opened.message_id else ([], None)
     if not to or sent_this_hour >= policy.ack_limit_per_hour:
         return None
     text, html = render("received", **_context(ticket, policy))
     return _queue(session, ticket, kind=OutboundKind.RECEIVED, to=to, cc=[], body_text=text, body_html=html,
-                  policy=policy, now=now)  # fmt: skip
+                  policy=policy, now=now, thread_ids=thread)  # fmt: skip
 
 
 def queue_resolved_notice(

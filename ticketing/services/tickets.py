@@ -52,11 +52,14 @@ def create_ticket(
     interaction_fields: dict[str, Any] | None = None,
     email_thread_id: str | None = None,
     linked_ticket_id: int | None = None,
+    flush: bool = True,
 ) -> Ticket:
     """Open a ticket, enriched with the sender's contact and customer, its SLA clock started.
 
     The body becomes the first interaction: customer-authored (EMAIL_INBOUND) when a contact wrote it,
     otherwise the type given (an agent logging a call picks PHONE_CALL).
+    `flush=False` leaves the ticket without an id until the session's next flush (a batch of inbound mail opens
+    many: they are inserted together).
     """
     subject = " ".join(subject.split())[:300] or "(no subject)"
     if contact is None and sender_email:
@@ -85,8 +88,11 @@ def create_ticket(
     )
     session.add(ticket)
     sla.start_clock(session, ticket, now)
-    session.flush()
-    events.emit(session, "ticket.created", now=now, ticket_id=ticket.id, source=source.value, actor=actor_ref(actor))
+    if flush:
+        session.flush()
+    events.emit(
+        session, "ticket.created", now=now, ticket_id=events.IdOf(ticket), source=source.value, actor=actor_ref(actor)
+    )
     if body or body_html:
         kind = first_interaction or (
             InteractionType.EMAIL_INBOUND if actor is None or isinstance(actor, Contact) else InteractionType.NOTE
@@ -101,6 +107,7 @@ def create_ticket(
             body_html=body_html,
             now=now,
             reopen=False,
+            flush=flush,
             **(interaction_fields or {}),
         )
     return ticket
