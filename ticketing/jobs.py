@@ -83,44 +83,63 @@ def process_inbound_batch(inbound_ids: list[int]) -> list[str | None]:
 
 
 def send_outbound(outbound_id: int) -> str:
-    """Send one queued email over SMTP, in its own session."""
-    with smtp.Connection(current_app.config["SMTP_URL"]) as connection:
-        return _send(outbound_id, connection)
+    """Send one queued email over SMTP, in its own session; a failure is raised as it came."""
+    (outcome,) = _send_each([outbound_id])
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
 def send_outbound_batch(outbound_ids: list[int]) -> list[str]:
     """The emails one transaction queued (the acknowledgements of a batch of inbound mail): one job and one SMTP
     session for them all. A message that fails is kept with its error and queued again; the job then fails, and
     its retry finds only the messages still queued. A server that can't be reached stops the batch: the messages
-    after it stay queued, untried (the recovery sweep re-queues them should the retries run out)."""
-    results: list[str] = []
-    failures: list[str] = []
-    with smtp.Connection(current_app.config["SMTP_URL"]) as connection:
-        for outbound_id in outbound_ids:
-            try:
-                results.append(_send(outbound_id, connection))
-            except Exception as exc:
-                failures.append(f"#{outbound_id}: {type(exc).__name__}: {exc}")
-                results.append("failed")
-                if isinstance(exc, smtp.UNREACHABLE):
-                    break
+    after it are queued again untried (the recovery sweep re-queues them should the retries run out)."""
+    outcomes = _send_each(outbound_ids)
+    failures = [f"#{i}: {type(o).__name__}: {o}" for i, o in zip(outbound_ids, outcomes, strict=True)
+                if isinstance(o, Exception)]  # fmt: skip
     if failures:
         raise SendFailed(f"{len(failures)} of {len(outbound_ids)} emails not sent: " + "; ".join(failures))
-    return results
+    return [o if isinstance(o, str) else "failed" for o in outcomes]
 
 
 class SendFailed(RuntimeError):
     pass
 
 
-def _send(outbound_id: int, connection: smtp.Connection) -> str:
-    """Claimed and committed first, "handed over" committed just before the final dot, so a worker dying at any
-    point leaves a row that says whether a re-send could duplicate it."""
-    outbound = mail_outbound.claim(db.session, outbound_id, now=utcnow())
-    db.session.commit()
-    if outbound is None:
-        return "nothing to send"
+def _send_each(outbound_ids: list[int]) -> list[str | Exception]:
+    """Claimed together and committed first; then each is "handed over", committed just before its final dot, so
+    a worker dying at any point leaves rows that say whether a re-send could duplicate them."""
+    session = db.session()
+    claimed = mail_outbound.claim(session, outbound_ids, now=utcnow())
+    # The claimed rows are this job's alone until it lets go of them (nothing else touches a SENDING row before
+    # its lease runs out): no need to read each again after every commit.
+    session.expire_on_commit = False
+    try:
+        session.commit()
+        outcomes: list[str | Exception] = []
+        with smtp.Connection(current_app.config["SMTP_URL"]) as connection:
+            for position, outbound_id in enumerate(outbound_ids):
+                outbound = claimed.get(outbound_id)
+                if outbound is None:
+                    outcomes.append("nothing to send")
+                    continue
+                try:
+                    outcomes.append(_send(outbound, connection))
+                except Exception as exc:
+                    outcomes.append(exc)
+                    if isinstance(exc, smtp.UNREACHABLE):
+                        rest = outbound_ids[position + 1 :]
+                        mail_outbound.unclaim([claimed[i] for i in rest if i in claimed])
+                        session.commit()
+                        outcomes.extend("not tried: the mail server could not be reached" for _ in rest)
+                        break
+        return outcomes
+    finally:
+        session.expire_on_commit = True
 
+
+def _send(outbound: OutboundMessage, connection: smtp.Connection) -> str:
     def handover() -> None:
         mail_outbound.handed_over(outbound)
         db.session.commit()
@@ -134,7 +153,7 @@ def _send(outbound_id: int, connection: smtp.Connection) -> str:
         db.session.rollback()
         mail_outbound.mark_unknown(outbound, str(exc))
         db.session.commit()
-        log.warning("outbound %s: %s", outbound_id, exc)
+        log.warning("outbound %s: %s", outbound.id, exc)
         return "unconfirmed: not re-sent"
     except Exception as exc:
         db.session.rollback()

@@ -256,20 +256,30 @@ def build_email(outbound: OutboundMessage, *, product_name: str, files: Sequence
 # --- sending states (the job in ticketing.jobs drives them; each step is committed by the caller) -------------
 
 
-def claim(session: Session, outbound_id: int, *, now: datetime) -> OutboundMessage | None:
-    """QUEUED -> SENDING by a compare-and-set UPDATE: of two jobs for one message (a retry and a recovery) only one
-    sends, on SQLite too, and no row lock is held while talking to the SMTP server."""
-    claimed = session.scalar(
+def claim(session: Session, outbound_ids: Sequence[int], *, now: datetime) -> dict[int, OutboundMessage]:
+    """QUEUED -> SENDING, by id, for those still queued: a compare-and-set UPDATE, so of two jobs for one message
+    (a retry and a recovery) only one sends, on SQLite too, and no row lock is held while talking to the SMTP
+    server. One UPDATE and one SELECT for a whole batch."""
+    claimed = session.scalars(
         sa.update(OutboundMessage)
-        .where(OutboundMessage.id == outbound_id, OutboundMessage.status == OutboundStatus.QUEUED)
+        .where(OutboundMessage.id.in_(outbound_ids), OutboundMessage.status == OutboundStatus.QUEUED)
         .values(status=OutboundStatus.SENDING, sent_at=now, attempts=OutboundMessage.attempts + 1)
         .returning(OutboundMessage.id)
         .execution_options(synchronize_session=False)
+    ).all()
+    if not claimed:
+        return {}
+    rows = session.scalars(
+        sa.select(OutboundMessage).where(OutboundMessage.id.in_(claimed)).execution_options(populate_existing=True)
     )
-    if claimed is None:
-        return None
-    outbound = session.get(OutboundMessage, outbound_id, populate_existing=True)
-    return outbound
+    return {row.id: row for row in rows}
+
+
+def unclaim(rows: Sequence[OutboundMessage]) -> None:
+    """Claimed but not tried (the batch stopped at a server it could not reach): queued again, as they were."""
+    for outbound in rows:
+        outbound.status = OutboundStatus.QUEUED
+        outbound.attempts -= 1
 
 
 def handed_over(outbound: OutboundMessage) -> None:
