@@ -80,7 +80,9 @@ class InboundMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # The Message-ID, or a stable hash of the bytes when there is none: the same mail twice is one row.
     message_key: Mapped[str] = mapped_column(sa.String(255), unique=True)
-    raw: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    # Loaded only where it is read (processing, the admin's original view): a store's RETURNING, the admin list
+    # and a retry do not carry megabytes back from the database.
+    raw: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
     size: Mapped[int]
     source: Mapped[str] = mapped_column(sa.String(16))  # imap, http, import
     mailbox_id: Mapped[int | None] = mapped_column(sa.ForeignKey("mailbox.id"))

@@ -18,7 +18,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 from mailparser_reply import EmailReplyParser
 from mailparser_reply.parser import EmailMessage as ReplyParserMessage
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, lazyload, undefer
 
 from ticketing import events
 from ticketing.domain import mail_tokens
@@ -465,7 +465,7 @@ def process_batch(
     messages waits there, then sees them done) and what their processing looks up is read ahead (`Known`)."""
     rows = session.scalars(
         sa.select(InboundMessage).where(InboundMessage.id.in_(inbound_ids)).order_by(InboundMessage.id)
-        .with_for_update()
+        .options(undefer(InboundMessage.raw)).with_for_update()
     ).all()  # fmt: skip
     outcomes: dict[int, Outcome] = {}
     group: list[InboundMessage] = []
