@@ -6,12 +6,14 @@ They run inside the app context that worker.py pushes once per worker process.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 from rq import Retry, get_current_job
 from rq.job import Job, JobStatus
+from rq.timeouts import BaseTimeoutException
 
 from ticketing.domain.lifecycle import Status
 from ticketing.extensions import attachment_store, db, mail_policy, queue
@@ -97,9 +99,12 @@ def send_outbound_batch(outbound_ids: list[int]) -> list[str]:
     after it are queued again untried (the recovery sweep re-queues them should the retries run out)."""
     outcomes = _send_each(outbound_ids)
     failures = [f"#{i}: {type(o).__name__}: {o}" for i, o in zip(outbound_ids, outcomes, strict=True)
-                if isinstance(o, Exception)]  # fmt: skip
-    if failures:
-        raise SendFailed(f"{len(failures)} of {len(outbound_ids)} emails not sent: " + "; ".join(failures))
+                if isinstance(o, Exception) and not isinstance(o, BatchStopped)]  # fmt: skip
+    stopped = [o for o in outcomes if isinstance(o, BatchStopped)]
+    if failures or stopped:
+        parts = [f"{len(failures)} failed: " + "; ".join(failures)] if failures else []
+        parts += [f"{len(stopped)} not tried, queued again ({stopped[0]})"] if stopped else []
+        raise SendFailed(f"{len(failures) + len(stopped)} of {len(outbound_ids)} emails not sent: " + "; ".join(parts))
     return [o if isinstance(o, str) else "failed" for o in outcomes]
 
 
@@ -107,36 +112,62 @@ class SendFailed(RuntimeError):
     pass
 
 
+# A batch stops sending after this long and leaves the rest queued for its retry: well inside the job's timeout
+# (300 s) and the sending lease (recover_stuck_work's 600 s), after which a claimed row may be sent by another job.
+SEND_BATCH_SECONDS = 240
+
+
+class BatchStopped(RuntimeError):
+    """The rest of a batch was put back in the queue, untried."""
+
+
 def _send_each(outbound_ids: list[int]) -> list[str | Exception]:
     """Claimed together and committed first; then each is "handed over", committed just before its final dot, so
-    a worker dying at any point leaves rows that say whether a re-send could duplicate them."""
+    a worker dying at any point leaves rows that say whether a re-send could duplicate them. The batch stops at a
+    server it cannot reach, at the job's timeout and after SEND_BATCH_SECONDS; whatever it did not try, on any
+    way out, is queued again untried."""
     session = db.session()
+    started = time.monotonic()
     claimed = mail_outbound.claim(session, outbound_ids, now=utcnow())
-    # The claimed rows are this job's alone until it lets go of them (nothing else touches a SENDING row before
-    # its lease runs out): no need to read each again after every commit.
+    # The claimed rows are this job's alone while it holds them (nothing else touches a SENDING row before its
+    # lease runs out, and the batch stops well before): no need to read each again after every commit.
     session.expire_on_commit = False
+    untried = dict(claimed)
+    outcomes: list[str | Exception] = []
     try:
         session.commit()
-        outcomes: list[str | Exception] = []
         with smtp.Connection(current_app.config["SMTP_URL"]) as connection:
-            for position, outbound_id in enumerate(outbound_ids):
-                outbound = claimed.get(outbound_id)
+            for outbound_id in outbound_ids:
+                outbound = untried.pop(outbound_id, None)
                 if outbound is None:
                     outcomes.append("nothing to send")
                     continue
+                if time.monotonic() - started > SEND_BATCH_SECONDS:
+                    untried[outbound_id] = outbound
+                    raise BatchStopped(f"the batch ran for over {SEND_BATCH_SECONDS} s")
                 try:
                     outcomes.append(_send(outbound, connection))
                 except Exception as exc:
                     outcomes.append(exc)
-                    if isinstance(exc, smtp.UNREACHABLE):
-                        rest = outbound_ids[position + 1 :]
-                        mail_outbound.unclaim([claimed[i] for i in rest if i in claimed])
-                        session.commit()
-                        outcomes.extend("not tried: the mail server could not be reached" for _ in rest)
-                        break
-        return outcomes
+                    if isinstance(exc, (*smtp.UNREACHABLE, BaseTimeoutException)):
+                        raise BatchStopped(f"{type(exc).__name__}: {exc}") from exc
+    except BatchStopped as stop:
+        outcomes.extend(stop for _ in outbound_ids[len(outcomes) :])
     finally:
         session.expire_on_commit = True
+        if untried:
+            _put_back(list(untried))
+    return outcomes
+
+
+def _put_back(ids: list[int]) -> None:
+    try:
+        db.session.rollback()
+        mail_outbound.unclaim(db.session, ids)
+        db.session.commit()
+    except Exception:  # the database is gone too: the rows stay claimed until the lease runs out, then are re-sent
+        log.exception("could not put %d claimed emails back in the queue", len(ids))
+        db.session.rollback()
 
 
 def _send(outbound: OutboundMessage, connection: smtp.Connection) -> str:

@@ -48,6 +48,14 @@ class Sink:
     messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     sessions: list[tuple[str, int]] = field(default_factory=list)  # the client's address per message received
     refuse: set[str] = field(default_factory=set)  # recipients answered "550 no such user"
+    per_session: int | None = None  # messages a session may carry; the next MAIL FROM is answered 421
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802 - aiosmtpd's name
+        if self.per_session is not None and self.sessions.count(session.peer) >= self.per_session:
+            return "421 4.7.0 too many messages in this session, closing"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's name
         if address in self.refuse:

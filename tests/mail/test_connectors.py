@@ -270,7 +270,7 @@ def test_a_batch_of_acknowledgements_goes_over_one_smtp_session(db, make, smtp_s
     db.commit()
     smtp_sink.refuse.add("c1@acme.example")
     ids = [o.id for o in queued]
-    with pytest.raises(jobs.SendFailed, match=f"1 of 3 emails not sent: #{ids[1]}: SMTPRecipientsRefused"):
+    with pytest.raises(jobs.SendFailed, match=f"1 of 3 emails not sent: 1 failed: #{ids[1]}: SMTPRecipientsRefused"):
         jobs.send_outbound_batch(ids)
     assert [rcpts for _, rcpts, _ in smtp_sink.messages] == [["c0@acme.example"], ["c2@acme.example"]]
     assert len({peer for peer in smtp_sink.sessions}) == 2  # the refusal closed the first session
@@ -291,13 +291,48 @@ def test_a_batch_stops_at_a_server_it_cannot_reach(db, make, app, monkeypatch, n
     queued = [mail_outbound.queue_acknowledgement(db, t, policy=mail_policy(), now=now) for t in tickets]
     db.commit()
     ids = [o.id for o in queued]
-    with pytest.raises(jobs.SendFailed, match="1 of 3 emails not sent"):
+    with pytest.raises(jobs.SendFailed, match="3 of 3 emails not sent: 1 failed: .*; 2 not tried, queued again"):
         jobs.send_outbound_batch(ids)
     db.expire_all()
     rows = [db.get(OutboundMessage, i) for i in ids]
     assert [r.attempts for r in rows] == [1, 0, 0]  # the others were not tried: each would have failed the same
     assert [r.status for r in rows] == [OutboundStatus.FAILED, OutboundStatus.QUEUED, OutboundStatus.QUEUED]
     assert "ConnectionRefusedError" in rows[0].last_error  # the queued ones are the recovery sweep's to re-queue
+
+
+def _three_acknowledgements(db, make, now) -> list[int]:
+    from ticketing.extensions import mail_policy
+
+    customer = make.customer(domains=("acme.example",))
+    tickets = [make.ticket(now=now, contact=make.contact(customer, email=f"c{i}@acme.example")) for i in range(3)]
+    queued = [mail_outbound.queue_acknowledgement(db, t, policy=mail_policy(), now=now) for t in tickets]
+    db.commit()
+    return [o.id for o in queued]
+
+
+def test_a_server_that_ends_sessions_early_gets_each_message_in_a_new_one(db, make, smtp_sink, now) -> None:
+    """Some servers take a few messages per session and answer 421 to the next: that message was never theirs,
+    so it goes again in a new session instead of failing (and stopping the batch)."""
+    ids = _three_acknowledgements(db, make, now)
+    smtp_sink.per_session = 1
+    assert jobs.send_outbound_batch(ids) == [f"sent to c{i}@acme.example" for i in range(3)]
+    assert len(set(smtp_sink.sessions)) == 3
+    db.expire_all()
+    assert {db.get(OutboundMessage, i).attempts for i in ids} == {1}
+
+
+def test_a_batch_that_runs_out_of_time_puts_the_rest_back_untried(db, make, smtp_sink, monkeypatch, now) -> None:
+    """A batch stops well before the sending lease runs out (after which another job may send a claimed email):
+    what it did not try is queued again, as it was, and the job fails so that its retry sends them."""
+    ids = _three_acknowledgements(db, make, now)
+    monkeypatch.setattr(jobs, "SEND_BATCH_SECONDS", -1)
+    with pytest.raises(jobs.SendFailed, match="3 of 3 emails not sent: 3 not tried, queued again"):
+        jobs.send_outbound_batch(ids)
+    db.expire_all()
+    rows = [db.get(OutboundMessage, i) for i in ids]
+    assert [(r.status, r.attempts) for r in rows] == [(OutboundStatus.QUEUED, 0)] * 3 and smtp_sink.messages == []
+    monkeypatch.setattr(jobs, "SEND_BATCH_SECONDS", 240)
+    assert jobs.send_outbound_batch(ids) == [f"sent to c{i}@acme.example" for i in range(3)]
 
 
 def test_recover_stuck_work_requeues_lost_jobs(db, make, redis_url, now) -> None:

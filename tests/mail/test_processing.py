@@ -511,3 +511,19 @@ def test_routing_rule_added_mid_transaction_is_seen_by_the_next_ticket(db, make,
     second = tickets.create_ticket(db, subject="Invoice wrong again", source=Source.PORTAL, now=now)
     routing.apply_rules(db, second, now=now)
     assert second.assigned_team is billing
+
+
+def test_keyword_rules_read_the_body_of_every_ticket_a_batch_opens(db, make, acme, now) -> None:
+    """A batch opens its tickets without a flush each: the rules still see each one's first message, not only the
+    first ticket's (they read it by the ticket's id)."""
+    from ticketing.models.routing import RoutingRule
+
+    billing = make.team("Billing")
+    db.add(RoutingRule(name="Invoices", position=1, active=True, keywords="invoice", set_team=billing))
+    db.commit()
+    raws = [email(sender="jane@acme.example", subject=f"Question {n}", body=f"About invoice {n}.") for n in range(3)]
+    rows = [mail_inbound.store_raw(db, raw, source="import", now=now, enqueue=False)[0] for raw in raws]
+    db.commit()
+    jobs.process_inbound_batch([row.id for row in rows])
+    teams = db.scalars(sa.select(Ticket.assigned_team_id).order_by(Ticket.id)).all()
+    assert teams == [billing.id] * 3

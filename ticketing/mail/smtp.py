@@ -93,6 +93,25 @@ class Connection:
         if url.scheme == "file":
             _write_to_outbox(Path(unquote(url.path)), message, on_handover)
             return
+        reused = self._client is not None
+        handed: list[bool] = []
+
+        def handover() -> None:
+            handed.append(True)
+            if on_handover is not None:
+                on_handover()
+
+        try:
+            self._send(message, handover)
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException) as exc:
+            closed = isinstance(exc, smtplib.SMTPServerDisconnected) or exc.smtp_code == 421
+            if not (reused and closed) or handed:
+                raise
+            # A server may end a session after some messages: this one never reached it, so once more, in a new
+            # session.
+            self._send(message, handover)
+
+    def _send(self, message: EmailMessage, on_handover: Callable[[], None] | None) -> None:
         try:
             client = self._client or self._open()
             client.on_handover = on_handover

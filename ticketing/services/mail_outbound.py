@@ -275,11 +275,14 @@ def claim(session: Session, outbound_ids: Sequence[int], *, now: datetime) -> di
     return {row.id: row for row in rows}
 
 
-def unclaim(rows: Sequence[OutboundMessage]) -> None:
-    """Claimed but not tried (the batch stopped at a server it could not reach): queued again, as they were."""
-    for outbound in rows:
-        outbound.status = OutboundStatus.QUEUED
-        outbound.attempts -= 1
+def unclaim(session: Session, outbound_ids: Sequence[int]) -> None:
+    """Claimed but not tried (the batch stopped early): queued again, as they were."""
+    session.execute(
+        sa.update(OutboundMessage)
+        .where(OutboundMessage.id.in_(outbound_ids), OutboundMessage.status == OutboundStatus.SENDING)
+        .values(status=OutboundStatus.QUEUED, attempts=OutboundMessage.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def handed_over(outbound: OutboundMessage) -> None:

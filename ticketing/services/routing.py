@@ -129,6 +129,8 @@ def apply_rules(session: Session, ticket: Ticket, *, now: datetime, mailbox_id: 
     rules = active_rules(session)
     if not rules:
         return []
+    if ticket.id is None:
+        session.flush()  # opened in a batch without a flush (ticketing.services.mail_inbound): the rules read by id
     # The first message is read only when some rule looks for keywords in it.
     text = ticket_text(session, ticket) if any(keyword_pattern(r.keyword_list) for r in rules) else ""
     lines: list[str] = []
