@@ -39,7 +39,9 @@ BULK_ACTIONS = {
     "status": "Set status",
     "priority": "Set priority",
     "tag": "Add tag",
+    "untag": "Remove tag",
 }
+TAG_ACTIONS = frozenset({"tag", "untag"})  # their value is the tag typed in the bar's tag box
 
 
 # The cells that depend only on an enum, made once (labels are ours: nothing to escape).
@@ -172,7 +174,7 @@ class QueueView(StaffView):
     def bulk(self) -> ResponseReturnValue:
         user, now, form = me(), utcnow(), request.form
         action = form.get("action", "")
-        value = form.get("tag", "") if action == "tag" else form.get("value", "")
+        value = form.get("tag", "") if action in TAG_ACTIONS else form.get("value", "")
         ids = [int(i) for i in form.getlist("ids") if i.isascii() and i.isdigit()]
         back = form.get("back") if (form.get("back") or "").startswith("/admin/queues/") else url_for(".index")
         if action not in BULK_ACTIONS or not ids:
@@ -262,3 +264,5 @@ def _apply(ticket: Ticket, action: str, value: str, user: User, now: datetime) -
         tickets.set_priority(session, ticket, Priority(value), actor=user, now=now)
     elif action == "tag":
         tickets.add_tags(session, ticket, [value], actor=user, now=now)
+    elif action == "untag":
+        tickets.remove_tags(session, ticket, [value], actor=user, now=now)

@@ -26,6 +26,7 @@ from ticketing.models import (
     OutboundStatus,
     SmsProvider,
     Ticket,
+    TicketTag,
 )
 from ticketing.services import customer_view, queues, tickets, timelog
 from ticketing.services.interactions import add_interaction
@@ -318,6 +319,14 @@ def test_bulk_actions_respect_visibility(client, db, desk) -> None:
     assert f'value="team:{desk["teams"][0].id}"' in page and f'value="user:{desk["people"]["agent"].id}"' in page
     db.expire_all()
     assert db.get(Ticket, desk["billing"].id).assigned_team_id == desk["teams"][0].id
+    # Remove tag takes the tag box too; a ticket the agent may not open keeps its tags.
+    db.get(Ticket, desk["integ"].id).tag_rows.append(TicketTag(tag="escalated"))
+    db.commit()
+    form = {"csrf_token": csrf_token(page), "action": "untag", "tag": " Escalated ", "ids": ids}
+    answer = client.post("/admin/queues/bulk", data=form, follow_redirects=True)
+    assert "Remove tag: 1 ticket(s) updated." in answer.get_data(as_text=True)
+    db.expire_all()
+    assert db.get(Ticket, desk["billing"].id).tags == [] and db.get(Ticket, desk["integ"].id).tags == ["escalated"]
 
 
 def test_queues_keyset_pages_and_breaching_order(db, make, desk, now) -> None:

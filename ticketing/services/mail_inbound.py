@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -223,9 +223,9 @@ class Known:
     # The batch's own Message-IDs, by ticket, written together by `store_refs` (an id already stored keeps its
     # ticket); a later message of the batch answering one finds it here.
     new_refs: dict[str, Ticket] = field(default_factory=dict)
-    # The tickets the batch opened, acknowledged once it has flushed them: an acknowledgement names its ticket's
-    # id, and a flush per new ticket to learn it was the largest cost of a new ticket.
-    to_acknowledge: list[tuple[Ticket, mail_outbound.OpenedHere]] = field(default_factory=list)
+    # The tickets the batch opened (with the Message-ID that opened each), acknowledged once it has flushed them:
+    # an acknowledgement names its ticket's id, and a flush per new ticket to learn it was most of its cost.
+    to_acknowledge: list[tuple[Ticket, str | None]] = field(default_factory=list)
 
     def ask(self, session: Session, ids: Sequence[str]) -> None:
         unasked = [i for i in ids if i not in self.refs and i not in self.absent]
@@ -368,17 +368,17 @@ def _open_ticket(
             session, ticket, type=InteractionType.INTERNAL_NOTE, actor=None, body_text=note, now=now, flush=False
         )
     if not (parsed.suppress_autoresponse or parsed.is_list):
-        known.to_acknowledge.append((ticket, mail_outbound.OpenedHere(0, parsed.message_id)))
+        known.to_acknowledge.append((ticket, parsed.message_id))
     return ticket
 
 
 def _acknowledge(session: Session, known: Known, *, policy: MailPolicy, now: datetime) -> None:
     """The batch's new tickets' acknowledgements, in the order the tickets were opened (the per-sender cap counts
     them in that order)."""
-    for ticket, opened in known.to_acknowledge:
+    for ticket, message_id in known.to_acknowledge:
         to = ticket.primary_contact.email if ticket.primary_contact else None
-        counted = replace(opened, acks_this_hour=known.acks.get(to, 0) if to else 0)
-        ack = mail_outbound.queue_acknowledgement(session, ticket, policy=policy, now=now, opened=counted)
+        opened = mail_outbound.OpenedHere(known.acks.get(to, 0) if to else 0, message_id)
+        ack = mail_outbound.queue_acknowledgement(session, ticket, policy=policy, now=now, opened=opened)
         if ack is not None:
             known.acks[ack.to_address] = known.acks.get(ack.to_address, 0) + 1
     known.to_acknowledge.clear()
