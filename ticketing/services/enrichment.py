@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ticketing.models import Contact, Customer, CustomerDomain
 
@@ -76,7 +76,10 @@ def find_contacts(session: Session, emails: list[str]) -> list[Contact]:
     wanted = list(dict.fromkeys(normalise_email(e) for e in emails))
     if not wanted:
         return []
-    found = {c.email: c for c in session.scalars(sa.select(Contact).where(Contact.email.in_(wanted)))}
+    # With their customers: a batch of inbound mail reads each sender's customer, and a lazy load there (the
+    # session keeps no customer it does not reference) flushed the batch's pending rows one message at a time.
+    query = sa.select(Contact).where(Contact.email.in_(wanted)).options(joinedload(Contact.customer))
+    found = {c.email: c for c in session.scalars(query)}
     return [found[e] for e in wanted if e in found]
 
 

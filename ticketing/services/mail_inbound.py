@@ -18,7 +18,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 from mailparser_reply import EmailReplyParser
 from mailparser_reply.parser import EmailMessage as ReplyParserMessage
-from sqlalchemy.orm import Session, lazyload, undefer
+from sqlalchemy.orm import Session, lazyload, selectinload, undefer
 
 from ticketing import events
 from ticketing.domain import mail_tokens
@@ -281,7 +281,9 @@ def read_ahead(session: Session, batch: Sequence[ParsedEmail], policy: MailPolic
     known.ask(session, list(dict.fromkeys(i for p in batch for i in thread_ids(p))))
     ticket_ids = {*known.refs.values(), *(i for p in batch for i, _ in _token_tickets(p, policy))}
     for chunk in in_chunks(sorted(ticket_ids), LOOKUP_CHUNK):
-        query = sa.select(Ticket).where(Ticket.id.in_(chunk)).options(lazyload(Ticket.tag_rows))
+        # With their contacts: whether a sender belongs to a ticket without its customer reads them.
+        query = sa.select(Ticket).where(Ticket.id.in_(chunk)).options(lazyload(Ticket.tag_rows),
+                                                                      selectinload(Ticket.contacts))  # fmt: skip
         known.held.extend(session.scalars(query))
     return known
 
