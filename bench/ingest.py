@@ -26,12 +26,12 @@ Measured, in one run:
                outcome (ticket ids 1..n, acknowledgement ids in our format), measured before any ingest. It differs
                from the wave 2 actually ingested only in the random acknowledgement ids (the sizes are compared).
   worker       per wave: a long-running `python worker.py` (cwd = the project, env DATABASE_URL, REDIS_URL, RQ_QUEUE,
-               ...) is started and registered first, as in production; then store_raw() for every message, commit
-               every --batch messages (as the IMAP poller does); each commit enqueues ONE process_inbound_batch job
-               for its messages, which the worker runs while the next batch is stored. Timed from the first store to
-               the end of the last processing job (RQ's job record: that job committed) and to the queue being
-               drained (the acknowledgement send jobs the processing queued run after it). The worker's start-up
-               time is measured separately (a burst worker on an empty queue).
+               ...) is started and registered first, as in production; then store_many() and a commit for every
+               --batch messages (as the IMAP poller stores a fetched batch); each commit enqueues ONE
+               process_inbound_batch job for its messages, which the worker runs while the next batch is stored.
+               Timed from the first store to the end of the last processing job (RQ's job record: that job
+               committed) and to the queue being drained (the acknowledgement send jobs the processing queued run
+               after it). The worker's start-up time is measured separately (a burst worker on an empty queue).
   in-process   per wave: ticketing.mail.importer.import_messages(inline=True), exactly what `flask ingest --now`
                runs: store a chunk of 50, commit, process the chunk in one transaction.
 
@@ -1157,8 +1157,8 @@ def ingest_worker(name: str, mails: Sequence[Mail], settings: Settings, batch: i
         started_wall = time.time()
         start = time.perf_counter()
         for first in range(0, len(mails), batch):
-            for mail in mails[first : first + batch]:
-                mail_inbound.store_raw(session, mail.raw, source="imap", now=utcnow())
+            raws = [mail.raw for mail in mails[first : first + batch]]
+            mail_inbound.store_many(session, raws, source="imap", now=utcnow())  # as the IMAP poller stores a batch
             session.commit()  # enqueues one processing job for this batch; the worker starts on it at once
         store_s = time.perf_counter() - start
         wait_drained(session, {m.message_id for m in mails})

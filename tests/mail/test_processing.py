@@ -226,6 +226,33 @@ def test_message_without_message_id_dedups_by_content(db, now) -> None:
     assert created and not created_again and first.id == again.id
 
 
+def test_a_fetched_batch_is_stored_in_one_insert_and_copies_in_it_are_one_row(db, now, redis_url) -> None:
+    """The IMAP poller and the importer store a batch in one statement: a message already stored, and a second copy
+    within the batch (same Message-ID, other bytes), are duplicates of the first copy; one job for the new ones."""
+    from redis import Redis
+    from rq import Queue
+
+    from tests.conftest import sql_statements
+
+    first = email(subject="One", message_id="<one@c.example>")
+    copy = email(subject="One, resent", message_id="<one@c.example>")
+    earlier = email(subject="Two", message_id="<two@c.example>")
+    mail_inbound.store_raw(db, earlier, source="http", now=now, enqueue=False)
+    db.commit()
+    with sql_statements(only="INSERT") as inserts:
+        results = mail_inbound.store_many(db, [first, copy, earlier, email(subject="Three")], source="imap", now=now)
+    db.commit()
+    assert len(inserts) == 1
+    assert [created for _, created in results] == [True, False, False, True]
+    assert results[0][0] == results[1][0] and len({inbound_id for inbound_id, _ in results}) == 3
+    subjects = db.scalars(sa.select(InboundMessage.subject).order_by(InboundMessage.id)).all()
+    assert subjects == ["Two", "One", "Three"]
+    queued = Queue("default", connection=Redis.from_url(redis_url)).jobs
+    assert [(j.func_name, j.args) for j in queued] == [
+        ("ticketing.jobs.process_inbound_batch", ([results[0][0], results[3][0]],))
+    ]
+
+
 @pytest.mark.parametrize(
     "headers",
     [{"Auto-Submitted": "auto-replied"}, {"X-Autoreply": "yes"}, {"Precedence": "bulk"}, {"Precedence": "junk"}],

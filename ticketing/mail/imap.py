@@ -56,9 +56,10 @@ def poll(session: Session, mailbox: Mailbox) -> int:
         pending = data[0].split() if data and data[0] else []
         for start in range(0, len(pending), BATCH):
             messages = _fetch_raw(box.client, pending[start : start + BATCH])
-            for _uid, raw in messages:
-                _, created = mail_inbound.store_raw(session, raw, source="imap", now=utcnow(), mailbox_id=mailbox.id)
-                stored += created
+            results = mail_inbound.store_many(
+                session, [raw for _, raw in messages], source="imap", now=utcnow(), mailbox_id=mailbox.id
+            )
+            stored += sum(created for _, created in results)
             session.commit()  # the bytes are safe: only now may the server forget them
             uids = [uid for uid, _ in messages]
             if uids and mailbox.processed_folder:

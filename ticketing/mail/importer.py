@@ -107,15 +107,25 @@ def import_messages(
                     summary.processed += 1
         chunk.clear()
 
+    read: list[tuple[str, bytes]] = []
+
+    def store() -> None:  # a chunk of read messages in one INSERT
+        results = mail_inbound.store_many(session, [raw for _, raw in read], source="import", now=utcnow(),
+                                          enqueue=not inline)  # fmt: skip
+        for (where, _), (inbound_id, created) in zip(read, results, strict=True):
+            if created:
+                summary.stored += 1
+                chunk.append((where, inbound_id))
+            else:
+                summary.duplicate += 1
+        read.clear()
+
     for where, raw in messages:
-        row, created = mail_inbound.store_raw(session, raw, source="import", now=utcnow(), enqueue=not inline)
-        if created:
-            summary.stored += 1
-            chunk.append((where, row.id))
-        else:
-            summary.duplicate += 1
-        if len(chunk) >= events.BATCH_MAX:
+        read.append((where, raw))
+        if len(read) >= events.BATCH_MAX:
+            store()
             flush()
         progress()
+    store()
     flush()
     return summary

@@ -73,30 +73,77 @@ def message_key(raw: bytes) -> tuple[str, str | None, str | None]:
     )
 
 
+STORE_CHUNK = 100  # messages per INSERT statement (11 parameters each: well inside SQLite's limit)
+
+
+def store_many(
+    session: Session,
+    raws: Sequence[bytes],
+    *,
+    source: str,
+    now: datetime,
+    mailbox_id: int | None = None,
+    enqueue: bool = True,
+) -> list[tuple[int, bool]]:
+    """Store the raw messages not stored yet; returns (id, created) for each, in order. An IMAP poll's batch or
+    an import chunk is one INSERT statement.
+
+    The processing job is enqueued after commit, one job for all the messages stored in that transaction. The same
+    message through any connector, any number of times (twice in one batch too: the first copy is kept), is one
+    row.
+    """
+    keys = [message_key(raw) for raw in raws]
+    ids: dict[str, int] = {}
+    created: set[str] = set()
+    for start in range(0, len(raws), STORE_CHUNK):
+        rows: dict[str, dict[str, object]] = {}
+        window = slice(start, start + STORE_CHUNK)
+        for (key, sender, subject), raw in zip(keys[window], raws[window], strict=True):
+            if key not in ids and key not in rows:
+                rows[key] = {
+                    "message_key": key, "raw": raw, "size": len(raw), "source": source, "mailbox_id": mailbox_id,
+                    "from_address": sender, "subject": subject, "received_at": now,
+                    "status": InboundStatus.RECEIVED, "attempts": 0,
+                }  # fmt: skip
+        if rows:
+            _insert_new(session, rows, ids, created)
+    results: list[tuple[int, bool]] = []
+    for key, _, _ in keys:
+        first = key in created
+        created.discard(key)  # a later copy in the same batch is a duplicate
+        results.append((ids[key], first))
+        if first and enqueue:
+            events.defer_batch(session, "ticketing.jobs.process_inbound_batch", ids[key])
+    return results
+
+
+def _insert_new(session: Session, rows: dict[str, dict[str, object]], ids: dict[str, int], created: set[str]) -> None:
+    # INSERT ... ON CONFLICT DO NOTHING: a concurrent connector storing the same message loses quietly, with no
+    # SAVEPOINT (pysqlite commits on releasing one, which would break the caller's batching).
+    statement = (
+        insert_for(session)(InboundMessage)
+        .values(list(rows.values()))
+        .on_conflict_do_nothing(index_elements=["message_key"])
+        .returning(InboundMessage.id, InboundMessage.message_key)
+    )
+    for inbound_id, key in session.execute(statement):
+        ids[key] = inbound_id
+        created.add(key)
+    stored_before = [key for key in rows if key not in ids]
+    if stored_before:
+        found = sa.select(InboundMessage.id, InboundMessage.message_key).where(
+            InboundMessage.message_key.in_(stored_before)
+        )
+        ids.update((key, inbound_id) for inbound_id, key in session.execute(found))
+
+
 def store_raw(
     session: Session, raw: bytes, *, source: str, now: datetime, mailbox_id: int | None = None, enqueue: bool = True
 ) -> tuple[InboundMessage, bool]:
-    """Store the raw message unless it is already stored; returns (row, created).
-
-    The processing job is enqueued after commit, one job for all the messages stored in that transaction (an
-    IMAP poll's batch, an import chunk). The same message through any connector, any number of times, is one
-    row.
-    """
-    key, sender, subject = message_key(raw)
-    # INSERT ... ON CONFLICT DO NOTHING: a concurrent connector storing the same message loses quietly, with
-    # no SAVEPOINT (pysqlite commits on releasing one, which would break the caller's batching).
-    row = session.scalar(
-        insert_for(session)(InboundMessage)
-        .values(message_key=key, raw=raw, size=len(raw), source=source, mailbox_id=mailbox_id,
-                from_address=sender, subject=subject, received_at=now, status=InboundStatus.RECEIVED, attempts=0)
-        .on_conflict_do_nothing(index_elements=["message_key"])
-        .returning(InboundMessage)
-    )  # fmt: skip
-    if row is None:
-        return session.scalars(sa.select(InboundMessage).where(InboundMessage.message_key == key)).one(), False
-    if enqueue:
-        events.defer_batch(session, "ticketing.jobs.process_inbound_batch", row.id)
-    return row, True
+    """One message (the HTTP intake): `store_many` of one, and its row; returns (row, created)."""
+    ((inbound_id, created),) = store_many(session, [raw], source=source, now=now, mailbox_id=mailbox_id,
+                                          enqueue=enqueue)  # fmt: skip
+    return session.get_one(InboundMessage, inbound_id), created
 
 
 # --- step 2: process -----------------------------------------------------------------------------------------
