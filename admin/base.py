@@ -22,6 +22,7 @@ from flask_login import current_user
 from werkzeug.exceptions import Forbidden
 from wtforms import validators
 
+from ticketing.domain.ids import id_from
 from ticketing.domain.vocab import StaffRole
 from ticketing.extensions import db
 from ticketing.redirects import has_control_characters
@@ -196,7 +197,7 @@ def row_ids(model: Any, ids: Sequence[str]) -> tuple[Any, ...]:
     """A list's selected ids in the type of the model's primary key (integer keys: digits only)."""
     keys = sa.inspect(model).primary_key
     if len(keys) == 1 and keys[0].type.python_type is int:
-        return tuple(int(i) for i in ids if i.isascii() and i.isdigit())
+        return tuple(found for i in ids if (found := id_from(i)) is not None)
     return tuple(ids)
 
 

@@ -23,6 +23,7 @@ from admin.markup import (
     status_badge,
 )
 from admin.menu import keep_notifications, notifications_part
+from ticketing.domain.ids import id_from
 from ticketing.domain.lifecycle import ACTIVE, Status, TransitionError
 from ticketing.domain.vocab import Priority, Tier
 from ticketing.extensions import db, redis_conn
@@ -175,7 +176,7 @@ class QueueView(StaffView):
         user, now, form = me(), utcnow(), request.form
         action = form.get("action", "")
         value = form.get("tag", "") if action in TAG_ACTIONS else form.get("value", "")
-        ids = [int(i) for i in form.getlist("ids") if i.isascii() and i.isdigit()]
+        ids = [found for i in form.getlist("ids") if (found := id_from(i)) is not None]
         back = form.get("back") if (form.get("back") or "").startswith("/admin/queues/") else url_for(".index")
         if action not in BULK_ACTIONS or not ids:
             flash("Choose tickets and an action.", "warning")
@@ -238,9 +239,10 @@ def _pick_lists_statement() -> sa.Select[Any]:
 def _picked_id(value: str, kind: str) -> int:
     """The id in a bulk value of that kind ("user:3", "team:2"); LookupError for another kind or none."""
     prefix, _, number = value.partition(":")
-    if prefix != kind or not (number.isascii() and number.isdigit()):
+    found = id_from(number) if prefix == kind else None
+    if found is None:
         raise LookupError(f"choose a {kind}")
-    return int(number)
+    return found
 
 
 def _apply(ticket: Ticket, action: str, value: str, user: User, now: datetime) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -25,24 +25,19 @@ class RangeError(ValueError):
     pass
 
 
-def _range() -> tuple[datetime, datetime]:
-    """[start, end) from ?start=YYYY-MM-DD&end=YYYY-MM-DD (end inclusive as a day); default: the last 90 days.
+def _range(args: Mapping[str, str]) -> tuple[datetime, datetime]:
+    """[start, end) from ?start=YYYY-MM-DD&end=YYYY-MM-DD (end inclusive as a day); default (`{}`): the last 90 days.
     RangeError for dates that are none, or a range that is backwards or over three years."""
     today = datetime.now(UTC).date()
     try:
-        start_day = date.fromisoformat(request.args["start"]) if request.args.get("start") else today - timedelta(89)
-        end_day = date.fromisoformat(request.args["end"]) if request.args.get("end") else today
+        start_day = date.fromisoformat(args["start"]) if args.get("start") else today - timedelta(89)
+        end_day = date.fromisoformat(args["end"]) if args.get("end") else today
     except ValueError:
         raise RangeError("Dates look like 2026-01-31.") from None
     if end_day < start_day or (end_day - start_day).days > 3 * 366:
         raise RangeError("Choose an end after the start, at most three years apart.")
     start = datetime.combine(start_day, datetime.min.time(), UTC)
     return start, datetime.combine(end_day + timedelta(days=1), datetime.min.time(), UTC)
-
-
-def _default_range() -> tuple[datetime, datetime]:
-    today = datetime.combine(datetime.now(UTC).date(), datetime.min.time(), UTC)
-    return today - timedelta(days=89), today + timedelta(days=1)
 
 
 REPORTS: dict[str, Callable[[Session, str, datetime, datetime], Any]] = {
@@ -99,11 +94,11 @@ class ReportsView(StaffView):
     def index(self) -> ResponseReturnValue:
         dimension = request.args.get("dim") if request.args.get("dim") in DIMENSIONS else "tier"
         try:
-            start, end = _range()
+            start, end = _range(request.args)
         except RangeError as exc:
             # Said on the page, with the form to correct it, over the last 90 days (it replaced the whole page).
             flash(f"{exc} Showing the last 90 days.", "warning")
-            start, end = _default_range()
+            start, end = _range({})
         data = _all(dimension, start, end)
         charts = {name: reports.to_jsonable(report) for name, report in data.items()}
         return self.render("agent/reports.html", dimension=dimension, dimensions=DIMENSIONS, start=start,
@@ -113,7 +108,7 @@ class ReportsView(StaffView):
     def csv(self, report: str) -> ResponseReturnValue:
         dimension = request.args.get("dim") if request.args.get("dim") in DIMENSIONS else "tier"
         try:
-            start, end = _range()
+            start, end = _range(request.args)
         except RangeError as exc:
             abort(400, str(exc))  # a download has no page to say it on
         if report not in REPORTS:

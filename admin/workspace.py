@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload
 from admin.base import StaffView, me
 from admin.markup import PRIORITY_OPTIONS
 from admin.menu import drop_notifications_about, keep_notifications, notifications_part
+from ticketing.domain.ids import id_from
 from ticketing.domain.lifecycle import TRANSITIONS, Status, TransitionError
 from ticketing.domain.visibility import InteractionType
 from ticketing.domain.vocab import Priority, StaffRole
@@ -285,11 +286,11 @@ class WorkspaceView(StaffView):
     @expose("/<int:ticket_id>/merge", methods=["POST"])
     def merge_into(self, ticket_id: int) -> ResponseReturnValue:
         source = self._ticket(ticket_id)
-        target_id = request.form.get("target", "").lstrip("#")
-        if not (target_id.isascii() and target_id.isdigit()) or not can_open(db.session, me(), int(target_id)):
+        target_id = id_from(request.form.get("target", "").lstrip("#"))
+        if target_id is None or not can_open(db.session, me(), target_id):
             flash("No such ticket.", "danger")
             return self._back(ticket_id)
-        target = db.get_or_404(Ticket, int(target_id))
+        target = db.get_or_404(Ticket, target_id)
         try:
             merge.merge(db.session, source, target, actor=me(), now=utcnow())
         except merge.MergeError as exc:

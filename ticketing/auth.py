@@ -16,6 +16,7 @@ from flask import Flask, current_app, session
 from flask_login import login_user, logout_user
 from redis.exceptions import RedisError
 
+from ticketing.domain.ids import id_from
 from ticketing.extensions import db, login_manager, redis_conn
 from ticketing.models import Contact, User
 
@@ -61,12 +62,13 @@ def _session_is_live() -> bool:
 
 def load_principal(session_id: str) -> User | Contact | None:
     kind, _, raw = session_id.partition(":")
-    if not (raw.isascii() and raw.isdigit()):
+    principal_id = id_from(raw)
+    if principal_id is None:
         return None
     model = {"staff": User, "contact": Contact}.get(kind)
     if model is None or not _session_is_live():
         return None
-    principal = db.session.get(model, int(raw))
+    principal = db.session.get(model, principal_id)
     if isinstance(principal, Contact) and not principal.portal_enabled:
         return None
     return principal

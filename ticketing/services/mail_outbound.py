@@ -108,10 +108,6 @@ def _context(ticket: Ticket, policy: MailPolicy) -> dict[str, object]:
     }
 
 
-def recent_acknowledgements(session: Session, address: str, now: datetime) -> int:
-    return acknowledgements_this_hour(session, [address], now).get(address, 0)
-
-
 def acknowledgements_this_hour(session: Session, addresses: Sequence[str], now: datetime) -> dict[str, int]:
     """The acknowledgements each address got in the last hour (addresses with none are left out)."""
     if not addresses:
@@ -154,7 +150,7 @@ def queue_acknowledgement(
     if opened is None:
         if _already_queued(session, ticket, OutboundKind.RECEIVED):  # a re-run job (worker died after its commit)
             return None
-        sent_this_hour = recent_acknowledgements(session, to, now) if to else 0
+        sent_this_hour = acknowledgements_this_hour(session, [to], now).get(to, 0) if to else 0
         thread = None
     else:
         sent_this_hour = opened.acks_this_hour

@@ -23,6 +23,7 @@ from redis import Redis, RedisError
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
+from ticketing.domain.ids import id_from
 from ticketing.domain.lifecycle import ACTIVE, Status
 from ticketing.domain.search_terms import (
     SEARCH_MIN_RUN,
@@ -190,8 +191,7 @@ def queue_clause(user: User, key: str, scope: Scope | None = None) -> sa.ColumnE
         return sa.and_(_active(), due, visible(scope))
     if key == "waiting":
         return sa.and_(Ticket.status == Status.WAITING_ON_CUSTOMER, visible(scope))
-    if key.startswith("team-") and key[5:].isascii() and key[5:].isdigit():
-        team_id = int(key[5:])
+    if key.startswith("team-") and (team_id := id_from(key[5:])) is not None:
         own = scope.everything or team_id in scope.team_ids
         return sa.and_(_active(), Ticket.assigned_team_id == team_id, sa.true() if own else visible(scope))
     if key == "all":
@@ -447,12 +447,13 @@ def parse_cursor(raw: str | None, filters: Filters, key: str) -> tuple[Any, int]
     if not raw or "|" not in raw:
         return None
     value, _, ident = raw.rpartition("|")
-    if not ident.isdigit():
+    ticket_id = id_from(ident)
+    if ticket_id is None:
         return None
     try:
         if filters.sort == "priority" and key != "breaching":
-            return int(value), int(ident)
-        return (datetime.fromisoformat(value) if value else None), int(ident)
+            return int(value), ticket_id
+        return (datetime.fromisoformat(value) if value else None), ticket_id
     except ValueError:
         return None
 
