@@ -327,6 +327,15 @@ def test_bulk_actions_respect_visibility(client, db, desk) -> None:
     assert "Remove tag: 1 ticket(s) updated." in answer.get_data(as_text=True)
     db.expire_all()
     assert db.get(Ticket, desk["billing"].id).tags == [] and db.get(Ticket, desk["integ"].id).tags == ["escalated"]
+    # No tag typed: nothing changes, and the bar says so; markup typed as a tag is stored as a plain tag and escaped.
+    form = {"csrf_token": csrf_token(page), "action": "untag", "tag": "  ", "ids": ids}
+    answer = client.post("/admin/queues/bulk", data=form, follow_redirects=True).get_data(as_text=True)
+    assert "Choose a value for “Remove tag”." in answer
+    form = {"csrf_token": csrf_token(page), "action": "tag", "tag": "<script>x</script>", "ids": ids}
+    answer = client.post("/admin/queues/bulk", data=form, follow_redirects=True).get_data(as_text=True)
+    assert "<script>x" not in answer
+    db.expire_all()
+    assert db.get(Ticket, desk["billing"].id).tags == ["script-x-script"]
 
 
 def test_queues_keyset_pages_and_breaching_order(db, make, desk, now) -> None:
