@@ -554,3 +554,46 @@ def test_keyword_rules_read_the_body_of_every_ticket_a_batch_opens(db, make, acm
     jobs.process_inbound_batch([row.id for row in rows])
     teams = db.scalars(sa.select(Ticket.assigned_team_id).order_by(Ticket.id)).all()
     assert teams == [billing.id] * 3
+
+
+def test_a_batch_flushes_once_whatever_its_messages_look_up(db, acme, make, now) -> None:
+    """New senders (a contact inserted each), a Cc of a known contact and a bounce in one batch: none of their
+    look-ups flushes the batch's pending tickets and entries a few at a time (each flush was a round of INSERTs
+    per table); they go in together, and every message is still threaded as before."""
+    make.contact(acme, email="boss@acme.example")
+    db.commit()
+    first_row, _ = mail_inbound.store_raw(db, email(sender="gone@acme.example"), source="import", now=now,
+                                          enqueue=False)  # fmt: skip
+    db.commit()
+    jobs.process_inbound(first_row.id)
+    db.expire_all()
+    opened = db.get(InboundMessage, first_row.id).ticket_id
+    ack = ack_of(db, opened)
+    raws = [
+        *(email(sender=f"new{n}@acme.example", subject=f"Question {n}", cc="boss@acme.example") for n in range(3)),
+        dsn(ack.message_id, "gone@acme.example"),
+        email(sender="new0@acme.example", subject="Re: Question 0", in_reply_to="<q0@x>"),
+    ]
+    rows = [mail_inbound.store_raw(db, raw, source="import", now=now, enqueue=False)[0] for raw in raws]
+    db.commit()
+    flushes: list[int] = []
+
+    def count(session, _context) -> None:
+        flushes.append(len(session.new))
+
+    sa.event.listen(db(), "after_flush", count)
+    try:
+        outcomes = jobs.process_inbound_batch([r.id for r in rows])
+    finally:
+        sa.event.remove(db(), "after_flush", count)
+    assert outcomes == [*["new ticket"] * 3, f"bounce linked to outbound #{ack.id}", "new ticket"]
+    # The batch's flush (tickets, entries, contacts' links), then the acknowledgements' and the status marks'.
+    assert len(flushes) <= 3, flushes
+    db.expire_all()
+    boss = db.scalar(sa.select(Contact).where(Contact.email == "boss@acme.example"))
+    new_tickets = db.scalars(sa.select(Ticket).where(Ticket.id != opened).order_by(Ticket.id)).all()
+    assert len(new_tickets) == 4 and all(t.customer_id == acme.id for t in new_tickets)
+    assert all(boss in t.contacts for t in new_tickets[:3])
+    assert db.get(OutboundMessage, ack.id).status == OutboundStatus.BOUNCED
+    senders = db.scalars(sa.select(Contact.email).where(Contact.email.like("new%")).order_by(Contact.email)).all()
+    assert senders == ["new0@acme.example", "new1@acme.example", "new2@acme.example"]  # one contact each

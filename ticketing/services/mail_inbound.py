@@ -360,8 +360,10 @@ def find_thread(session: Session, parsed: ParsedEmail, policy: MailPolicy, known
 
 
 def belongs_to(contact: Contact, ticket: Ticket) -> bool:
-    # The customer first: it answers most replies without loading the ticket's contacts.
-    return (ticket.customer_id is not None and contact.customer_id == ticket.customer_id) or contact in ticket.contacts
+    # The customer first: it answers most replies without loading the ticket's contacts. A ticket the batch opened
+    # is not flushed yet: its customer is set, its customer_id not (a persistent ticket's None loads nothing).
+    customer_id = ticket.customer_id if ticket.customer_id is not None else getattr(ticket.customer, "id", None)
+    return (customer_id is not None and contact.customer_id == customer_id) or contact in ticket.contacts
 
 
 def _files(parsed: ParsedEmail) -> list[IncomingFile]:
@@ -435,17 +437,18 @@ def _acknowledge(session: Session, known: Known, *, policy: MailPolicy, now: dat
 
 def _handle_bounce(session: Session, parsed: ParsedEmail, now: datetime) -> Outcome:
     candidates = [i for i in [parsed.bounce_original_message_id, *parsed.in_reply_to] if i]
-    original = (
-        session.scalar(sa.select(OutboundMessage).where(OutboundMessage.message_id.in_(candidates)))
-        if candidates
-        else None
-    )
-    if original is None:
+    if not candidates:
         return Outcome(InboundStatus.IGNORED, "bounce for a message we did not send")
+    # Without an autoflush of the batch's pending rows: the outbound rows and tickets read here are never pending
+    # (the batch queues its acknowledgements after deciding every message, and a pending ticket has no id).
+    with session.no_autoflush:
+        original = session.scalar(sa.select(OutboundMessage).where(OutboundMessage.message_id.in_(candidates)))
+        if original is None:
+            return Outcome(InboundStatus.IGNORED, "bounce for a message we did not send")
+        ticket = session.get_one(Ticket, original.ticket_id)
     original.status = OutboundStatus.BOUNCED
     recipients = ", ".join(parsed.bounce_recipients) or original.to_address
     original.last_error = f"bounced: {recipients}"[:2000]
-    ticket = session.get_one(Ticket, original.ticket_id)
     add_interaction(
         session, ticket, type=InteractionType.SYSTEM, actor=None, now=now,
         body_text=f"Delivery of “{original.subject}” to {recipients} failed (bounce received).",

@@ -10,18 +10,17 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ticketing.models.base import flushing_for, holds_changes
+
 T = TypeVar("T")
 _KEY = "ticketing_txcache"
 
 
-def _touches(session: Session, classes: tuple[type, ...]) -> bool:
-    return any(isinstance(obj, classes) for group in (session.new, session.dirty, session.deleted) for obj in group)
-
-
 def memo(session: Session, key: Hashable, load: Callable[[], T], *, depends_on: tuple[type, ...]) -> T:
     cache: dict[Hashable, tuple[Any, tuple[type, ...]]] = session.info.setdefault(_KEY, {})
-    if key not in cache or _touches(session, depends_on):
-        cache[key] = (load(), depends_on)
+    if key not in cache or holds_changes(session, depends_on):
+        with flushing_for(session, *depends_on):  # reference rows: the rest of a batch stays pending
+            cache[key] = (load(), depends_on)
     return cache[key][0]  # type: ignore[no-any-return]
 
 
@@ -29,7 +28,7 @@ def memo(session: Session, key: Hashable, load: Callable[[], T], *, depends_on: 
 def _drop_changed(session: Session, *_: Any) -> None:
     cache = session.info.get(_KEY)
     if cache:
-        for key in [k for k, (_, classes) in cache.items() if _touches(session, classes)]:
+        for key in [k for k, (_, classes) in cache.items() if holds_changes(session, classes)]:
             del cache[key]
 
 
