@@ -406,6 +406,31 @@ def test_the_reply_parser_reads_a_bounded_probe_and_the_reply_keeps_its_whole_li
     assert mail_inbound.visible_reply(big, policy) == big
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thanks, fixed.",
+        "",
+        "Works now.\n\nOn Mon, 3 Feb 2025 at 10:00, Priya <p@x.example> wrote:\n> ok\n>\n> On Sun, Jane wrote:\n>> no",
+        "Danke!\n\nAm 03.02.2025 um 10:00 schrieb Priya <p@x.example>:\n> gut\n\n"
+        "Le lun. 3 févr. 2025, Jane a écrit :\n> x",
+        "On Mon, Priya wrote:\n> only quoted history\n\nOn Sun, Jane wrote:\n> older",
+        "Top.\n-----Original Message-----\nFrom: Priya\nSent: Monday\n\nbody\n\nFrom: Jane\nSent: Sunday\n\nolder",
+    ],
+)
+def test_the_reply_split_stops_at_the_second_reply_with_the_parsers_own_result(text) -> None:
+    """The split looks for quote headers only until it has a second reply: its first reply, and whether there is
+    another, are the reply parser's own (its full read over the whole history)."""
+    from mailparser_reply.parser import EmailMessage
+
+    languages, header_regex = mail_inbound._reply_setup(("en", "de", "fr"))
+    full = EmailMessage(text=text, languages=list(languages), _header_regex=header_regex).read()
+    ours = mail_inbound.split_replies(text, ("en", "de", "fr"))
+    assert ours.latest_reply == full.latest_reply
+    assert (len(ours.replies) >= 2) == (len(full.replies) >= 2)
+    assert len(ours.replies) <= 2
+
+
 def test_attachments_are_limited_and_refusals_noted(db, ingest, acme, app, monkeypatch) -> None:
     monkeypatch.setitem(app.config, "ATTACHMENT_MAX_BYTES", 1024)
     row = ingest(email(sender="jane@acme.example", attachments=[

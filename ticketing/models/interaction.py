@@ -53,7 +53,9 @@ class Interaction(Base):
     # Calls and meetings.
     duration_minutes: Mapped[int | None]
     # SYSTEM entries: {"field": ..., "old": ..., "new": ...}; other structured extras.
-    meta: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    # None is SQL NULL, and an entry without meta sends it as NULL: a batch's entries, with and without meta, then
+    # share one INSERT (the ORM leaves a JSON column that reads None as JSON null out of the statement instead).
+    meta: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON(none_as_null=True))
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -18,6 +18,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 from mailparser_reply import EmailReplyParser
 from mailparser_reply.parser import EmailMessage as ReplyParserMessage
+from mailparser_reply.parser import EmailReply
 from sqlalchemy.orm import Session, lazyload, selectinload, undefer
 
 from ticketing import events
@@ -166,6 +167,27 @@ class _Replies(ReplyParserMessage):
 
     def _process_signatures_disclaimers(self, text: str) -> tuple[list[str], str]:
         return [], ""
+
+    def read(self) -> _Replies:
+        """The parser's own split, stopped once it has a second reply: only the first one (the new text) is used,
+        and whether there is another. It looked for every quote header of the whole quoted history first."""
+        current, previous = 0, ""
+        for header in self._headers():
+            position = self.text.find(header, current + 1 if current > 0 else current)
+            reply = EmailReply(headers=previous, content=self.text[current:position])
+            current, previous = (position if position >= 0 else 0), header
+            if reply.content:
+                self.replies.append(reply)
+                if len(self.replies) == 2:
+                    return self
+        self.replies.append(EmailReply(headers=previous, content=self.text[current:]))
+        return self
+
+    def _headers(self) -> Iterator[str]:
+        # As the parser's findall() and flattening give them: each match's non-empty groups, in order.
+        for match in self.HEADER_REGEX.finditer(self.text):
+            groups = match.groups() if self.HEADER_REGEX.groups > 1 else match.group(self.HEADER_REGEX.groups)
+            yield from (g for g in groups if g)
 
 
 @lru_cache(maxsize=4)
