@@ -12,12 +12,12 @@ import time
 from typing import Any
 
 import redis
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 from rq.cron import CronScheduler
 
 from ticketing import jobs, webhook_jobs
 from ticketing.app import create_app
-from ticketing.extensions import db, redis_conn
+from ticketing.extensions import db, redis_conn, worker_queues
 
 
 class AppWorker(SimpleWorker):
@@ -39,7 +39,7 @@ def run_worker(burst: bool = False) -> None:
     with app.app_context():
         conn = redis_conn()
         while True:
-            worker = AppWorker([Queue(app.config["RQ_QUEUE"], connection=conn)], connection=conn)
+            worker = AppWorker(worker_queues(), connection=conn)  # inbound mail first
             worker.work(with_scheduler=True, burst=burst)
             # A requested stop (SIGTERM/SIGINT: a deploy, Ctrl-C in scripts/run) ends the process; RQ marks it in
             # _stop_requested only when it came mid-job, and in _shutdown_requested_date either way.

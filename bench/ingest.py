@@ -91,7 +91,7 @@ from ticketing.app import create_app  # noqa: E402
 from ticketing.domain import mail_tokens  # noqa: E402
 from ticketing.domain.lifecycle import Status  # noqa: E402
 from ticketing.domain.mail_parse import parse_email  # noqa: E402
-from ticketing.extensions import db  # noqa: E402
+from ticketing.extensions import db, inbound_queue_name  # noqa: E402
 from ticketing.mail import importer  # noqa: E402
 from ticketing.models import (  # noqa: E402
     Contact,
@@ -998,13 +998,19 @@ class JobStats:
     processing_failed: int
 
 
+def queues(conn: Redis) -> list[Queue]:
+    """The worker's queues: inbound processing (taken first) and the rest (the acknowledgements' send jobs)."""
+    return [Queue(inbound_queue_name(QUEUE), connection=conn), Queue(QUEUE, connection=conn)]
+
+
 def job_stats() -> JobStats:
     conn = redis()
     try:
-        queue = Queue(QUEUE, connection=conn)
-        ids: set[str] = set(queue.job_ids)
-        for registry in (queue.finished_job_registry, queue.failed_job_registry, queue.scheduled_job_registry):
-            ids.update(registry.get_job_ids())
+        ids: set[str] = set()
+        for queue in queues(conn):
+            ids.update(queue.job_ids)
+            for registry in (queue.finished_job_registry, queue.failed_job_registry, queue.scheduled_job_registry):
+                ids.update(registry.get_job_ids())
         found = [job for job in Job.fetch_many(sorted(ids), connection=conn) if job is not None]
     finally:
         conn.close()
@@ -1135,7 +1141,7 @@ def wait_drained(session: Session, keys: set[str]) -> None:
     """Until every message of the wave is processed and the queue (incl. the send jobs) is empty."""
     conn = redis()
     try:
-        queue = Queue(QUEUE, connection=conn)
+        both = queues(conn)
         while True:
             pending = session.scalar(
                 sa.select(sa.func.count()).where(
@@ -1143,7 +1149,7 @@ def wait_drained(session: Session, keys: set[str]) -> None:
                 )
             )
             session.rollback()
-            if not pending and queue.count == 0 and queue.started_job_registry.count == 0:
+            if not pending and all(q.count == 0 and q.started_job_registry.count == 0 for q in both):
                 return
             time.sleep(0.02)
     finally:

@@ -143,12 +143,11 @@ def _enqueue(jobs: list[tuple[str, tuple[Any, ...]]]) -> None:
 
     if not jobs or not has_app_context():
         return
-    from ticketing.extensions import queue
+    from ticketing.extensions import queue_for
 
     try:
-        q = queue()
         for func_path, args in jobs:
-            q.enqueue(func_path, *args, **_retry_options())
+            queue_for(func_path).enqueue(func_path, *args, **_retry_options())
     except Exception:
         log.exception("could not enqueue %d job(s); the recovery sweep will pick the work up", len(jobs))
 

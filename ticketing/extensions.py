@@ -45,6 +45,30 @@ def queue() -> Queue:
     return Queue(current_app.config["RQ_QUEUE"], connection=redis_conn())
 
 
+# Inbound mail has a queue of its own that workers take first: it is what opens and updates tickets, so agents see
+# a customer's email (and its SLA clock starts) as soon as a worker is free, and the acknowledgements, notices and
+# webhooks it causes follow it instead of standing between the messages of a burst. Other work waits only while
+# inbound processing is queued; in one queue it waited for the processing queued before it all the same.
+INBOUND_JOBS = frozenset({"ticketing.jobs.process_inbound_batch", "ticketing.jobs.process_inbound"})
+
+
+def inbound_queue() -> Queue:
+    return Queue(inbound_queue_name(current_app.config["RQ_QUEUE"]), connection=redis_conn())
+
+
+def inbound_queue_name(queue_name: str) -> str:
+    return f"{queue_name}-inbound"
+
+
+def queue_for(func_path: str) -> Queue:
+    return inbound_queue() if func_path in INBOUND_JOBS else queue()
+
+
+def worker_queues() -> list[Queue]:
+    """The queues a worker listens to, the one it takes first first."""
+    return [inbound_queue(), queue()]
+
+
 def attachment_store() -> AttachmentStore:
     return AttachmentStore(current_app.config["ATTACHMENT_DIR"])
 

@@ -16,7 +16,7 @@ from rq.job import Job, JobStatus
 from rq.timeouts import BaseTimeoutException
 
 from ticketing.domain.lifecycle import Status
-from ticketing.extensions import attachment_store, db, mail_policy, queue
+from ticketing.extensions import attachment_store, db, inbound_queue, mail_policy, queue, worker_queues
 from ticketing.mail import smtp
 from ticketing.models import InboundMessage, InboundStatus, OutboundMessage, OutboundStatus, Ticket, utcnow
 from ticketing.services import mail_inbound, mail_outbound, sla_sweep, sms
@@ -245,7 +245,8 @@ def recover_stuck_work(older_than_seconds: int = 120, sending_lease_seconds: int
     db.session.commit()
     q = queue()
     for inbound_id in inbound:
-        q.enqueue(process_inbound, inbound_id, job_id=f"recover-inbound-{inbound_id}", retry=Retry(max=3, interval=60))
+        inbound_queue().enqueue(process_inbound, inbound_id, job_id=f"recover-inbound-{inbound_id}",
+                                retry=Retry(max=3, interval=60))  # fmt: skip
     for outbound_id in outbound:
         q.enqueue(send_outbound, outbound_id, job_id=f"recover-outbound-{outbound_id}", retry=Retry(max=3, interval=60))
     for interaction_id in texts:
@@ -258,14 +259,17 @@ def requeue_abandoned_jobs(now: float | None = None) -> dict[str, int]:
     """The stuck-job sweeper: a started job whose worker died (killed, OOM, machine gone) stays in RQ's started
     registry until its timeout + 60 s ran out; then it is retried if it has retries left, else marked failed.
     Workers do this only every 10 minutes, the cron every minute. `now` (a Unix time) is for tests."""
-    q = queue()
-    registry = q.started_job_registry
-    expired = registry.get_expired_job_ids(now)
-    registry.cleanup(timestamp=now)
-    retried = sum(
-        job is not None and job.get_status() in {JobStatus.QUEUED, JobStatus.SCHEDULED}
-        for job in Job.fetch_many(expired, connection=q.connection)
-    )
+    expired: list[str] = []
+    retried = 0
+    for q in worker_queues():
+        registry = q.started_job_registry
+        dead = registry.get_expired_job_ids(now)
+        registry.cleanup(timestamp=now)
+        expired += dead
+        retried += sum(
+            job is not None and job.get_status() in {JobStatus.QUEUED, JobStatus.SCHEDULED}
+            for job in Job.fetch_many(dead, connection=q.connection)
+        )
     if expired:
         log.warning("abandoned jobs (their worker died): %s; %d retried", expired, retried)
     return {"abandoned": len(expired), "retried": retried}

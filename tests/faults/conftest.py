@@ -29,6 +29,7 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 from redis import Redis
 from rq import Queue
+from rq.job import Job
 
 import ticketing.models.webhooks  # noqa: F401 - the webhook tables must exist before the session's create_all
 import ticketing.services.webhooks  # noqa: F401 - registers the webhook outbox
@@ -36,6 +37,7 @@ from tests.conftest import BACKEND, PG_URL_BASE
 from tests.mail.conftest import MAIL_CONFIG, dovecot, dovecot_server, free_port  # noqa: F401 - a real IMAP server
 from tests.webhooks.conftest import receiver  # noqa: F401 - a real HTTP receiver on loopback
 from ticketing.extensions import db as _db
+from ticketing.extensions import inbound_queue_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -128,7 +130,8 @@ class Workers:
         from worker import AppWorker
 
         conn = Redis.from_url(redis_url)
-        AppWorker([Queue("default", connection=conn)], connection=conn).work(burst=True, with_scheduler=False)
+        queues = [Queue(name, connection=conn) for name in (inbound_queue_name("default"), "default")]
+        AppWorker(queues, connection=conn).work(burst=True, with_scheduler=False)
 
     def output(self, proc: subprocess.Popen[bytes]) -> str:
         return (self.logs / f"worker-{self.started.index(proc)}.log").read_text(errors="replace")
@@ -153,9 +156,14 @@ def queue(redis_url: str) -> Queue:
     return Queue("default", connection=Redis.from_url(redis_url))
 
 
+def inbound(redis_url: str) -> Queue:
+    """Where inbound mail's processing jobs go (workers take it first)."""
+    return Queue(inbound_queue_name("default"), connection=Redis.from_url(redis_url))
+
+
 def wait_started(redis_url: str, job_id: str, timeout: float = DEADLINE) -> None:
-    q = queue(redis_url)
-    wait_until(lambda: (job := q.fetch_job(job_id)) is not None and job.get_status() == "started",
+    conn = Redis.from_url(redis_url)
+    wait_until(lambda: (job := Job.fetch(job_id, connection=conn)) is not None and job.get_status() == "started",
                f"a worker to start job {job_id}", timeout)  # fmt: skip
 
 

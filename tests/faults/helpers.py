@@ -7,18 +7,21 @@ import time
 from redis import Redis
 from rq import Queue
 
+from ticketing.extensions import inbound_queue_name
+
 
 def fast_forward_retries(redis_url: str) -> int:
     """Enqueue RQ's scheduled retries now instead of after their 10 s delay (what the scheduler does then)."""
-    q = Queue("default", connection=Redis.from_url(redis_url))
-    registry = q.scheduled_job_registry
     moved = 0
-    for job_id in registry.get_job_ids():
-        job = q.fetch_job(job_id)
-        registry.remove(job_id)
-        if job is not None:
-            q.enqueue_job(job)
-            moved += 1
+    for name in (inbound_queue_name("default"), "default"):
+        q = Queue(name, connection=Redis.from_url(redis_url))
+        registry = q.scheduled_job_registry
+        for job_id in registry.get_job_ids():
+            job = q.fetch_job(job_id)
+            registry.remove(job_id)
+            if job is not None:
+                q.enqueue_job(job)
+                moved += 1
     return moved
 
 

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import login_staff
-from tests.faults.conftest import DEADLINE, DatabaseLock, queue, wait_started
+from tests.faults.conftest import DEADLINE, DatabaseLock, inbound, queue, wait_started
 from tests.faults.helpers import after_timeouts, fast_forward_retries
 from tests.mail.conftest import email, signature
 from tests.webhooks.conftest import SECRET
@@ -37,7 +37,7 @@ def test_email_processing_killed_mid_job_makes_one_ticket_and_one_acknowledgemen
     response = client.post("/inbound/email", data=raw, headers={"X-Bluehill-Signature": signature(raw)})
     assert response.status_code == 202
     [row_id] = db.scalars(sa.select(InboundMessage.id)).all()
-    [job_id] = queue(redis_url).job_ids
+    [job_id] = inbound(redis_url).job_ids
     with DatabaseLock(app.config["SQLALCHEMY_DATABASE_URI"], "inbound_message", row_id) as lock:
         worker = workers.start()
         wait_started(redis_url, job_id)

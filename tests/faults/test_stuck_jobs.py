@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from redis import Redis
 
 from tests.admin.test_workspace import Receiver
-from tests.faults.conftest import DatabaseLock, queue, wait_started
+from tests.faults.conftest import DatabaseLock, inbound, queue, wait_started
 from tests.faults.helpers import after_timeouts, fast_forward_retries
 from tests.mail.conftest import email, signature
 from ticketing import jobs
@@ -66,9 +66,9 @@ def test_a_killed_workers_job_is_retried_from_redis_and_done_once(
     db.commit()
     post_email(client, "Invoice is wrong")
     [row_id] = db.scalars(sa.select(InboundMessage.id)).all()
-    [job_id] = queue(redis_url).job_ids
+    [job_id] = inbound(redis_url).job_ids
     kill_mid_job(app, workers, redis_url, row_id, job_id)
-    registry = queue(redis_url).started_job_registry
+    registry = inbound(redis_url).started_job_registry
     assert job_id in registry.get_job_ids(cleanup=False)  # the dead worker's job still looks "started"
 
     # While its timeout runs, the sweeper leaves it alone (its worker might be alive and slow)...
@@ -95,12 +95,11 @@ def test_work_lost_from_redis_is_requeued_from_the_database_and_done_once(
     ticket = make.ticket(now=now, contact=contact, source=Source.EMAIL)
     agent = make.user(name="Priya")
     db.commit()
-    q = queue(redis_url)
-    q.empty()
+    queue(redis_url).empty()
     # Three pieces of work: an email a worker died on, an email never picked up, an agent's reply never sent.
     post_email(client, "Killed mid-job")
     [killed] = db.scalars(sa.select(InboundMessage.id)).all()
-    [killed_job] = q.job_ids
+    [killed_job] = inbound(redis_url).job_ids
     kill_mid_job(app, workers, redis_url, killed, killed_job)
     post_email(client, "Never picked up")
     reply = mail_outbound.reply_to_customer(db, ticket, agent=agent, body="Fixed.", policy=mail_policy(), now=now)

@@ -341,7 +341,7 @@ def test_recover_stuck_work_requeues_lost_jobs(db, make, redis_url, now) -> None
 
     ticket = make.ticket(now=now)
     db.add(InboundMessage(message_key="lost@x", raw=b"x", size=1, source="imap", received_at=now))
-    from ticketing.extensions import mail_policy
+    from ticketing.extensions import inbound_queue_name, mail_policy
 
     mail_outbound.queue_acknowledgement(db, ticket, policy=mail_policy(), now=now)
     db.commit()
@@ -349,7 +349,9 @@ def test_recover_stuck_work_requeues_lost_jobs(db, make, redis_url, now) -> None
     assert jobs.recover_stuck_work(older_than_seconds=0) == {
         "inbound": 1, "outbound": 1, "released": 0, "sms": 0, "sms_unknown": 0,
     }  # fmt: skip
-    assert Queue("default", connection=Redis.from_url(redis_url)).count == 2
+    conn = Redis.from_url(redis_url)
+    assert Queue(inbound_queue_name("default"), connection=conn).count == 1  # the processing job, taken first
+    assert Queue("default", connection=conn).count == 1  # the send job
     assert db.scalar(sa.select(InboundMessage)).status == InboundStatus.RECEIVED
 
 

@@ -11,7 +11,7 @@ from ticketing.domain import mail_tokens
 from ticketing.domain.lifecycle import Status
 from ticketing.domain.visibility import InteractionType
 from ticketing.domain.vocab import Source, Tier
-from ticketing.extensions import mail_policy
+from ticketing.extensions import inbound_queue_name, mail_policy
 from ticketing.models import (
     Attachment,
     Contact,
@@ -247,7 +247,7 @@ def test_a_fetched_batch_is_stored_in_one_insert_and_copies_in_it_are_one_row(db
     assert results[0][0] == results[1][0] and len({inbound_id for inbound_id, _ in results}) == 3
     subjects = db.scalars(sa.select(InboundMessage.subject).order_by(InboundMessage.id)).all()
     assert subjects == ["Two", "One", "Three"]
-    queued = Queue("default", connection=Redis.from_url(redis_url)).jobs
+    queued = Queue(inbound_queue_name("default"), connection=Redis.from_url(redis_url)).jobs
     assert [(j.func_name, j.args) for j in queued] == [
         ("ticketing.jobs.process_inbound_batch", ([results[0][0], results[3][0]],))
     ]
@@ -470,7 +470,7 @@ def test_messages_stored_together_are_one_job_with_every_id(db, acme, app, redis
     from rq import Queue
 
     conn = Redis.from_url(redis_url)
-    queue = Queue(app.config["RQ_QUEUE"], connection=conn)
+    queue = Queue(inbound_queue_name(app.config["RQ_QUEUE"]), connection=conn)  # taken first by workers
     queue.empty()
     rows = [mail_inbound.store_raw(db, email(subject=f"Issue {n}"), source="imap", now=now)[0] for n in range(3)]
     db.commit()

@@ -21,7 +21,7 @@ from tests.conftest import BACKEND
 from tests.mail.conftest import email
 from ticketing import jobs
 from ticketing.domain.vocab import Tier
-from ticketing.extensions import mail_policy
+from ticketing.extensions import inbound_queue_name, mail_policy
 from ticketing.mail import imap
 from ticketing.models import ImapSecurity, InboundMessage, InboundStatus, Interaction, Mailbox, Ticket
 from ticketing.services import mail_inbound, mail_outbound
@@ -116,7 +116,7 @@ def test_worker_killed_mid_job_processes_the_message_exactly_once(app, db, make,
     db.commit()
     row, _ = mail_inbound.store_raw(db, email(sender="jane@acme.example"), source="http", now=now)
     db.commit()  # the processing job is now in Redis
-    queue = Queue("default", connection=Redis.from_url(redis_url))
+    queue = Queue(inbound_queue_name("default"), connection=Redis.from_url(redis_url))
     job_id = queue.job_ids[0]
     # Its own process group: the worker forks RQ's scheduler, and a killed machine takes both down.
     worker = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=worker_env(app), start_new_session=True,
