@@ -418,8 +418,8 @@ def test_the_reply_parser_reads_a_bounded_probe_and_the_reply_keeps_its_whole_li
         "Top.\n-----Original Message-----\nFrom: Priya\nSent: Monday\n\nbody\n\nFrom: Jane\nSent: Sunday\n\nolder",
     ],
 )
-def test_the_reply_split_stops_at_the_second_reply_with_the_parsers_own_result(text) -> None:
-    """The split looks for quote headers only until it has a second reply: its first reply, and whether there is
+def test_the_reply_split_stops_at_the_first_reply_with_the_parsers_own_result(text) -> None:
+    """The split looks for quote headers only until it has a first reply: that reply, and whether there is
     another, are the reply parser's own (its full read over the whole history)."""
     from mailparser_reply.parser import EmailMessage
 

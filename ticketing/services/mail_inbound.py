@@ -169,8 +169,9 @@ class _Replies(ReplyParserMessage):
         return [], ""
 
     def read(self) -> _Replies:
-        """The parser's own split, stopped once it has a second reply: only the first one (the new text) is used,
-        and whether there is another. It looked for every quote header of the whole quoted history first."""
+        """The parser's own split, up to its first reply: only that one (the new text) is used, and whether there
+        is another. The parser always keeps its last part, so once it has a first reply it has a second: the rest
+        of the text stands for it here. It looked for every quote header of the whole quoted history first."""
         current, previous = 0, ""
         for header in self._headers():
             position = self.text.find(header, current + 1 if current > 0 else current)
@@ -178,8 +179,7 @@ class _Replies(ReplyParserMessage):
             current, previous = (position if position >= 0 else 0), header
             if reply.content:
                 self.replies.append(reply)
-                if len(self.replies) == 2:
-                    return self
+                break
         self.replies.append(EmailReply(headers=previous, content=self.text[current:]))
         return self
 
