@@ -23,8 +23,11 @@ Measured, in one run:
 
   baseline     email.message_from_bytes(raw, policy=email.policy.default) and get_body(("plain", "html"))
                .get_content(), over the whole corpus: wave 1 plus a wave 2 generated from the predicted wave-1
-               outcome (ticket ids 1..n, acknowledgement ids in our format), measured before any ingest. It differs
-               from the wave 2 actually ingested only in the random acknowledgement ids (the sizes are compared).
+               outcome (ticket ids 1..n, acknowledgement ids in our format). It differs from the wave 2 actually
+               ingested only in the random acknowledgement ids (the sizes are compared). Measured at the start, and
+               again right before and right after each backend's runs: a backend's ratios are to the median of the
+               runs that bracket its own (the host's speed drifts by a quarter over minutes; within a minute it
+               holds to a few per cent).
   worker       per wave: a long-running `python worker.py` (cwd = the project, env DATABASE_URL, REDIS_URL, RQ_QUEUE,
                ...) is started and registered first, as in production; then store_many() and a commit for every
                --batch messages (as the IMAP poller stores a fetched batch); each commit enqueues ONE
@@ -1356,6 +1359,16 @@ def _mb(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MB"
 
 
+def bracket_baseline(corpus: Sequence[bytes], runs: int, before: list[float]) -> float:
+    """The baseline for one backend: the median of the runs just before its runs and of as many just after."""
+    after = parse_rate(corpus, stdlib_parse, runs)
+    print(
+        f"parse-only baseline around these runs: median {statistics.median(before + after):,.1f} msg/s   "
+        f"before: {' '.join(f'{r:,.1f}' for r in before)}   after: {' '.join(f'{r:,.1f}' for r in after)}"
+    )
+    return statistics.median(before + after)
+
+
 def report_run(backend: str, run: RunResult, baseline: float) -> None:
     print(f"\n=== {backend}: {run.mode} ===")
     if run.startup_s:
@@ -1403,30 +1416,30 @@ def report_run(backend: str, run: RunResult, baseline: float) -> None:
         print(run.profile)
 
 
-def summary(results: list[tuple[str, RunResult, RunResult | None]], baseline: float, messages: int) -> None:
-    print("\n=== summary ===")
+def summary(results: list[tuple[str, RunResult, RunResult | None, float]], messages: int) -> None:
+    print("\n=== summary ===  (parse-only/s: the baseline runs bracketing that backend's runs; ratios are to it)")
     header = (f"{'backend':<12}{'messages':>9}{'parse-only/s':>14}{'e2e worker/s':>14}{'e2e/base':>10}"
               f"{'drained/s':>11}{'in-process/s':>14}{'inproc/base':>13}{'worker start s':>16}")  # fmt: skip
     print(header)
     print("-" * len(header))
-    for backend, worker, inline in results:
+    for backend, worker, inline, baseline in results:
         start = statistics.median(worker.startup_s) if worker.startup_s else float("nan")
         inline_rate = inline.rate if inline else float("nan")
         print(f"{backend:<12}{messages:>9,}{baseline:>14.1f}{worker.rate:>14.1f}{worker.rate / baseline:>10.3f}"
               f"{worker.rate_exit:>11.1f}{inline_rate:>14.1f}{inline_rate / baseline:>13.3f}"
               f"{start:>16.2f}")  # fmt: skip
     print("\nthreading accuracy, wave 2 (right ticket and side effects / total; worker run | in-process run):")
-    header = f"{'class':<24}" + "".join(f"{backend:>26}" for backend, _, _ in results)
+    header = f"{'class':<24}" + "".join(f"{backend:>26}" for backend, _, _, _ in results)
     print(header)
     print("-" * len(header))
     for cls in CLASSES:
         cells = []
-        for _, worker, inline in results:
+        for _, worker, inline, _ in results:
             a = worker.accuracy[cls]
             b = inline.accuracy[cls] if inline else None
             cells.append(f"{a.right}/{a.total}" + (f" | {b.right}/{b.total}" if b else ""))
         print(f"{cls:<24}" + "".join(f"{cell:>26}" for cell in cells))
-    tickets = [f"{backend} {w.wave2_tickets}/{w.wave2_tickets_expected}" for backend, w, _ in results]
+    tickets = [f"{backend} {w.wave2_tickets}/{w.wave2_tickets_expected}" for backend, w, _, _ in results]
     print("tickets created in wave 2 (worker run, got/expected): " + ", ".join(tickets))
 
 
@@ -1446,7 +1459,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="PostgreSQL server URL without database (throw-away databases are created)",
     )
     parser.add_argument("--batch", type=int, default=50, help="worker path: commit the stores every N (default 50)")
-    parser.add_argument("--baseline-runs", type=int, default=3, help="parse-only runs (median reported)")
+    parser.add_argument("--baseline-runs", type=int, default=3,
+                        help="parse-only runs at the start, and before and after each backend's runs")  # fmt: skip
     parser.add_argument("--startup-runs", type=int, default=3, help="empty-queue burst workers timed per backend")
     parser.add_argument(
         "--smtp-url",
@@ -1508,22 +1522,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         ours = statistics.median(parse_rate(corpus, parse_email, args.baseline_runs))
         print(f"    for reference, ticketing.domain.mail_parse.parse_email on the same corpus: {ours:,.1f} msg/s")
 
-        results: list[tuple[str, RunResult, RunResult | None]] = []
+        results: list[tuple[str, RunResult, RunResult | None, float]] = []
         with tempfile.TemporaryDirectory(prefix="bench_ingest_") as tmp_name:
             tmp = Path(tmp_name)
             for backend in args.backends:
+                before = parse_rate(corpus, stdlib_parse, args.baseline_runs)
                 worker = run_mode(backend, "worker", args, tmp, directory, wave1, counts)
-                report_run(backend, worker, baseline)
                 inline = None
                 if "in-process" in args.modes:
                     inline = run_mode(backend, "in-process", args, tmp, directory, wave1, counts)
+                print(f"\n=== {backend} ===")
+                baseline = bracket_baseline(corpus, args.baseline_runs, before)
+                report_run(backend, worker, baseline)
+                if inline is not None:
                     report_run(backend, inline, baseline)
                 predicted_bytes = sum(len(m.raw) for m in predicted.mails)
                 ingested = f"{worker.wave2_bytes:,}" + (f" / {inline.wave2_bytes:,}" if inline else "")
                 print(f"wave-2 bytes ingested (worker / in-process): {ingested}; in the baseline corpus: "
                       f"{predicted_bytes:,}")  # fmt: skip
-                results.append((backend, worker, inline))
-        summary(results, baseline, args.messages)
+                results.append((backend, worker, inline, baseline))
+        summary(results, args.messages)
     finally:
         flush_redis()
     print(f"\ntotal wall time: {time.perf_counter() - started:.1f} s   load average at the end: {load_average()}")
