@@ -65,7 +65,7 @@ def queue_for(func_path: str) -> Queue:
 
 
 def worker_queues() -> list[Queue]:
-    """The queues a worker listens to, the one it takes first first."""
+    """The queues a worker listens to, in the order it takes work from them."""
     return [inbound_queue(), queue()]
 
 
