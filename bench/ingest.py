@@ -36,7 +36,7 @@ Measured, in one run:
                committed) and to the queue being drained (the acknowledgement send jobs the processing queued run
                after it). The worker's start-up time is measured separately (a burst worker on an empty queue).
   in-process   per wave: ticketing.mail.importer.import_messages(inline=True), exactly what `flask ingest --now`
-               runs: store a chunk of 50, commit, process the chunk in one transaction.
+               runs: store a chunk (events.BATCH_MAX), commit, process the chunk in one transaction.
 
 Threading accuracy per class is checked against the wave-1 mapping after every run. Each run gets a fresh database
 (a temporary SQLite file or a throw-away PostgreSQL database) with the schema a migrated install has: the models'
@@ -95,7 +95,7 @@ from ticketing.domain import mail_tokens  # noqa: E402
 from ticketing.domain.lifecycle import Status  # noqa: E402
 from ticketing.domain.mail_parse import parse_email  # noqa: E402
 from ticketing.extensions import db, inbound_queue_name  # noqa: E402
-from ticketing.mail import importer  # noqa: E402
+from ticketing.mail import imap, importer  # noqa: E402
 from ticketing.models import (  # noqa: E402
     Contact,
     Customer,
@@ -1458,7 +1458,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="postgresql+psycopg://postgres@127.0.0.1:5432",
         help="PostgreSQL server URL without database (throw-away databases are created)",
     )
-    parser.add_argument("--batch", type=int, default=50, help="worker path: commit the stores every N (default 50)")
+    parser.add_argument("--batch", type=int, default=imap.BATCH,
+                        help=f"worker path: stores committed N at a time (default {imap.BATCH}, as IMAP)")  # fmt: skip
     parser.add_argument("--baseline-runs", type=int, default=3,
                         help="parse-only runs at the start, and before and after each backend's runs")  # fmt: skip
     parser.add_argument("--startup-runs", type=int, default=3, help="empty-queue burst workers timed per backend")

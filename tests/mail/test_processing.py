@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.mail.conftest import email
-from ticketing import jobs
+from ticketing import events, jobs
 from ticketing.domain import mail_tokens
 from ticketing.domain.lifecycle import Status
 from ticketing.domain.visibility import InteractionType
@@ -478,6 +478,14 @@ def test_messages_stored_together_are_one_job_with_every_id(db, acme, app, redis
     assert [(job.func_name, job.args) for job in jobs_queued] == [
         ("ticketing.jobs.process_inbound_batch", ([row.id for row in rows],))
     ]
+    queue.empty()
+    # More than a job's worth (a poll fetches BATCH_MAX at a time, an import may store more): jobs of BATCH_MAX, in
+    # the order stored, so a reply is never processed before the message it answers.
+    raws = [email(subject=f"Bulk {n}", message_id=f"<bulk-{n}@acme.example>") for n in range(events.BATCH_MAX + 1)]
+    stored = [inbound_id for inbound_id, _ in mail_inbound.store_many(db, raws, source="imap", now=now)]
+    db.commit()
+    assert [job.args for job in queue.get_jobs()] == [(stored[: events.BATCH_MAX],), (stored[events.BATCH_MAX :],)]
+    assert stored == sorted(stored)
     queue.empty()
 
 

@@ -14,11 +14,12 @@ import sqlalchemy as sa
 from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted, MailMessageFlags
 from sqlalchemy.orm import Session
 
+from ticketing import events
 from ticketing.models import ImapSecurity, Mailbox, utcnow
 from ticketing.services import mail_inbound
 
 log = logging.getLogger(__name__)
-BATCH = 50
+BATCH = events.BATCH_MAX  # messages fetched, stored and committed at a time: one processing job each
 _UID = re.compile(rb"UID (\d+)")
 TIMEOUT_SECONDS = 30
 

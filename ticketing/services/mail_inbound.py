@@ -320,7 +320,7 @@ class Known:
             self.new_refs.clear()
 
 
-LOOKUP_CHUNK = 1000  # ids per IN list: a batch of 50 messages may name 50 x 200 thread ids
+LOOKUP_CHUNK = 1000  # ids per IN list: a batch of 100 messages may name 100 x 200 thread ids
 
 
 def _thread_refs(session: Session, ids: Sequence[str]) -> dict[str, int]:

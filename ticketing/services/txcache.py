@@ -1,5 +1,5 @@
-"""Per-transaction memo for reference rows (SLA policies, routing rules): a worker's batch of fifty emails reads
-them once, not fifty times. An entry is forgotten at every commit and rollback, and as soon as the session holds a
+"""Per-transaction memo for reference rows (SLA policies, routing rules): a worker's batch of a hundred emails reads
+them once, not a hundred times. An entry is forgotten at every commit and rollback, and as soon as the session holds a
 change to one of the classes it was read from, so it never hides a change, even one made in the same transaction."""
 
 from __future__ import annotations
