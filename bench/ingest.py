@@ -1,6 +1,6 @@
 """Benchmark of email ingest: the stdlib's parse-only rate against store + threading + commit, on SQLite and PostgreSQL.
 
-    python bench/ingest.py [--messages 2000] [--seed 1] [--backends sqlite,postgresql] [--batch 50]
+    python bench/ingest.py [--messages 2000] [--seed 1] [--backends sqlite,postgresql] [--batch 100]
                            [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432] [--baseline-runs 3]
                            [--startup-runs 3] [--modes worker,in-process] [--smtp-url URL]
                            [--profile [--profile-out FILE]]
