@@ -95,6 +95,28 @@ def test_imap_poll_stores_then_flags_and_routes_to_the_mailbox_team(db, dovecot,
     assert imap.poll_all(db) == {"support@bluehill.test": 0}
 
 
+def test_a_poll_holds_at_most_fetch_bytes_of_mail_at_a_time(db, dovecot, imap_mailbox, monkeypatch) -> None:
+    """Batches are bounded in bytes as well as in messages: a large message is fetched (and stored) on its own."""
+    big = email(subject="Scan", attachments=[("scan.pdf", "application/pdf", b"%PDF" + b"x" * 300_000)])
+    for raw in (email(subject="Small 1"), big, email(subject="Small 2"), email(subject="Small 3")):
+        dovecot.deliver(raw)
+    monkeypatch.setattr(imap, "FETCH_BYTES", 200_000)
+    batches: list[list[int]] = []  # the sizes of the messages of each fetch
+    fetch = imap._fetch_raw
+
+    def recording(client, uids):
+        messages = fetch(client, uids)
+        batches.append([len(raw) for _, raw in messages])
+        return messages
+
+    monkeypatch.setattr(imap, "_fetch_raw", recording)
+    assert imap.poll_all(db) == {"support@bluehill.test": 4}
+    assert sum(len(b) for b in batches) == 4 and len(batches) >= 2
+    assert [len(b) for b in batches if sum(b) > 200_000] == [1]  # the scan (over the limit on its own) alone
+    assert any(len(b) > 1 for b in batches)  # small ones next to each other share a fetch
+    assert dovecot.unseen() == 0 and inbound_count(db) == 4
+
+
 def test_database_down_during_poll_marks_nothing_and_loses_nothing(
     db, dovecot, imap_mailbox, fresh_database_url
 ) -> None:

@@ -20,7 +20,10 @@ from ticketing.services import mail_inbound
 
 log = logging.getLogger(__name__)
 BATCH = events.BATCH_MAX  # messages fetched, stored and committed at a time: one processing job each
+FETCH_BYTES = 64 * 1024 * 1024  # and at most this many bytes of them (a larger message is fetched on its own)
+SIZE_CHUNK = 500  # UIDs per size look-up: servers cap a command's length (Dovecot at 64 KB)
 _UID = re.compile(rb"UID (\d+)")
+_SIZE = re.compile(rb"UID (\d+) RFC822\.SIZE (\d+)|RFC822\.SIZE (\d+) UID (\d+)")
 TIMEOUT_SECONDS = 30
 
 
@@ -31,6 +34,36 @@ def _connect(mailbox: Mailbox) -> Any:
     if mailbox.imap_security == ImapSecurity.STARTTLS:
         return MailBoxStartTls(host, port=mailbox.imap_port or 143, timeout=TIMEOUT_SECONDS)
     return MailBoxUnencrypted(host, port=mailbox.imap_port or 143, timeout=TIMEOUT_SECONDS)
+
+
+def _sizes(client: Any, uids: list[bytes]) -> dict[bytes, int]:
+    sizes: dict[bytes, int] = {}
+    for start in range(0, len(uids), SIZE_CHUNK):
+        status, data = client.uid("FETCH", b",".join(uids[start : start + SIZE_CHUNK]), "(UID RFC822.SIZE)")
+        if status != "OK":
+            raise RuntimeError(f"IMAP FETCH failed: {status}")
+        for item in data:
+            line = item[0] if isinstance(item, tuple) else item
+            match = _SIZE.search(line) if isinstance(line, bytes) else None
+            if match:
+                uid, size = (match.group(1), match.group(2)) if match.group(1) else (match.group(4), match.group(3))
+                sizes[uid] = int(size)
+    return sizes
+
+
+def fetch_batches(uids: list[bytes], sizes: dict[bytes, int]) -> list[list[bytes]]:
+    """The unseen messages in fetch order, in batches of at most BATCH messages and FETCH_BYTES bytes: a batch is
+    held in memory until it is stored, and a poll of a hundred large messages must not hold them all at once."""
+    batches: list[list[bytes]] = []
+    held = FETCH_BYTES + 1
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if held + size > FETCH_BYTES or len(batches[-1]) >= BATCH:
+            batches.append([])
+            held = 0
+        batches[-1].append(uid)
+        held += size
+    return batches
 
 
 def _fetch_raw(client: Any, uids: list[bytes]) -> list[tuple[str, bytes]]:
@@ -55,8 +88,9 @@ def poll(session: Session, mailbox: Mailbox) -> int:
         if status != "OK":
             raise RuntimeError(f"IMAP SEARCH failed: {status}")
         pending = data[0].split() if data and data[0] else []
-        for start in range(0, len(pending), BATCH):
-            messages = _fetch_raw(box.client, pending[start : start + BATCH])
+        sizes = _sizes(box.client, pending) if pending else {}
+        for batch in fetch_batches(pending, sizes):
+            messages = _fetch_raw(box.client, batch)
             results = mail_inbound.store_many(
                 session, [raw for _, raw in messages], source="imap", now=utcnow(), mailbox_id=mailbox.id
             )
