@@ -243,10 +243,10 @@ def recover_stuck_work(older_than_seconds: int = 120, sending_lease_seconds: int
     ).all()
     texts, unknown = sms.recover(db.session, now=now, queued_before=cutoff, lease=lease)
     db.session.commit()
-    q = queue()
+    q, q_inbound = queue(), inbound_queue()
     for inbound_id in inbound:
-        inbound_queue().enqueue(process_inbound, inbound_id, job_id=f"recover-inbound-{inbound_id}",
-                                retry=Retry(max=3, interval=60))  # fmt: skip
+        q_inbound.enqueue(process_inbound, inbound_id, job_id=f"recover-inbound-{inbound_id}",
+                          retry=Retry(max=3, interval=60))  # fmt: skip
     for outbound_id in outbound:
         q.enqueue(send_outbound, outbound_id, job_id=f"recover-outbound-{outbound_id}", retry=Retry(max=3, interval=60))
     for interaction_id in texts:

@@ -88,8 +88,7 @@ def poll(session: Session, mailbox: Mailbox) -> int:
         if status != "OK":
             raise RuntimeError(f"IMAP SEARCH failed: {status}")
         pending = data[0].split() if data and data[0] else []
-        sizes = _sizes(box.client, pending) if pending else {}
-        for batch in fetch_batches(pending, sizes):
+        for batch in fetch_batches(pending, _sizes(box.client, pending)):
             messages = _fetch_raw(box.client, batch)
             results = mail_inbound.store_many(
                 session, [raw for _, raw in messages], source="imap", now=utcnow(), mailbox_id=mailbox.id

@@ -184,10 +184,10 @@ class _Replies(ReplyParserMessage):
         return self
 
     def _headers(self) -> Iterator[str]:
-        # As the parser's findall() and flattening give them: each match's non-empty groups, in order.
+        # As the parser's findall() and flattening give them: each match's non-empty groups, in order (its pattern
+        # is an alternation of groups, so findall gives their tuples).
         for match in self.HEADER_REGEX.finditer(self.text):
-            groups = match.groups() if self.HEADER_REGEX.groups > 1 else match.group(self.HEADER_REGEX.groups)
-            yield from (g for g in groups if g)
+            yield from (g for g in match.groups() if g)
 
 
 @lru_cache(maxsize=4)
